@@ -1,0 +1,56 @@
+# lec4: one entry point for the common tasks. `make help` lists them.
+# The two commands for a fresh machine (README): `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.lec4-setup
+MATHJAX := .cache/npm/node_modules/mathjax/es5/tex-mml-chtml.js
+
+.PHONY: help setup book book-fresh test test-fast serve sync check-sync bench clean distclean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+setup: $(STAMP)  ## create .venv and install lec4lib with every extra (torch pinned by constraints.txt)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -c constraints.txt -e ".[book,test,grading]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@# MathJax for the browser tests (served locally in place of the CDN; not committed)
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix .cache/npm mathjax@3 >/dev/null && echo "mathjax@3 installed in .cache/npm"; \
+	else echo "npm not found: browser tests will skip (MathJax cannot be served locally)"; fi
+	touch $@
+
+book: setup  ## set up, execute every chapter and write _build/html (cold when lec4lib changed)
+	$(PY) tools/build_book.py
+
+book-fresh: setup  ## like book, but always a cold build
+	$(PY) tools/build_book.py --fresh
+
+test: book  ## set up, build the book, run the whole test suite
+	$(PY) -m pytest
+
+test-fast: setup  ## the test suite without the slow tests (no book build)
+	$(PY) -m pytest -m "not slow and not browser"
+
+serve:  ## serve _build/html on http://127.0.0.1:8000
+	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html 8000
+
+sync: setup  ## regenerate chapters/*.ipynb from their MyST sources
+	$(PY) tools/notebooks.py sync
+
+check-sync: setup  ## fail when a .ipynb is out of sync with its .md
+	$(PY) tools/notebooks.py check
+
+bench: setup  ## run every benchmark script (prints ratios and times)
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:  ## remove the built site and caches
+	rm -rf _build .pytest_cache test-artifacts
+
+distclean: clean  ## also remove the environment
+	rm -rf $(VENV) .cache

@@ -1,0 +1,106 @@
+"""The slide map: every slide of the lecture and where its result is derived.
+
+The map lives in ``lec4lib/data/slide_map.yml`` (packaged, so it also loads on Colab).
+Each entry names a slide by ``title`` and ``occurrence`` (the lecture repeats a title
+while a slide is built up step by step) and either
+
+* ``section`` (``chapters/NN-topic.md#label``) and ``test``
+  (``tests/claims/test_file.py::test_name``): the chapter section that derives the
+  slide's result and the claim test that asserts it; or
+* ``status: todo``: not covered yet; or
+* ``status: no-result``: a slide with nothing to derive (title page, logistics).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+__all__ = ["Slide", "parse_slides", "load_slide_map", "STATUSES"]
+
+STATUSES = ("covered", "todo", "no-result")
+
+_BOLD = re.compile(r"\*\*(.*?)\*\*")
+
+
+@dataclass(frozen=True)
+class Slide:
+    """One slide of the lecture: its title and which occurrence of that title it is."""
+
+    title: str
+    occurrence: int
+
+
+def _clean(heading: str) -> str:
+    return _BOLD.sub(r"\1", heading).strip()
+
+
+def parse_slides(text: str) -> list[Slide]:
+    """List the slides of a lecture written as Markdown.
+
+    A slide starts at a level-1 heading (``# ...``). Its title is its first level-2
+    heading (``## ...``) if it has one, else the level-1 heading itself.
+
+    Parameters
+    ----------
+    text : str
+        The Markdown text of the slides.
+
+    Returns
+    -------
+    list of Slide
+        In lecture order; ``occurrence`` counts repeats of a title from 1.
+
+    Examples
+    --------
+    >>> parse_slides("# A\\n## x\\n# A\\n## x\\n# B\\n")
+    [Slide(title='x', occurrence=1), Slide(title='x', occurrence=2), Slide(title='B', occurrence=1)]
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    slides: list[tuple[str, str | None]] = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            slides.append((_clean(line[2:]), None))
+        elif line.startswith("## ") and slides and slides[-1][1] is None:
+            slides[-1] = (slides[-1][0], _clean(line[3:]))
+    counts: dict[str, int] = {}
+    out = []
+    for h1, h2 in slides:
+        title = h2 if h2 is not None else h1
+        counts[title] = counts.get(title, 0) + 1
+        out.append(Slide(title, counts[title]))
+    return out
+
+
+def load_slide_map(path: str | Path | None = None) -> list[dict]:
+    """Load the slide map.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A YAML file; by default the map packaged with lec4lib.
+
+    Returns
+    -------
+    list of dict
+        One dict per slide with keys ``title``, ``occurrence``, ``status`` and, for
+        covered slides, ``section``, ``test`` and ``result`` (a one-line summary).
+    """
+    if path is None:
+        text = resources.files("lec4lib").joinpath("data/slide_map.yml").read_text("utf-8")
+    else:
+        text = Path(path).read_text("utf-8")
+    entries = yaml.safe_load(text)["slides"]
+    for e in entries:
+        status = e.get("status", "covered" if "section" in e else None)
+        if status not in STATUSES:
+            raise ValueError(f"slide {e.get('title')!r}: status must be one of {STATUSES}, got {status!r}")
+        if status == "covered" and not ("section" in e and "test" in e):
+            raise ValueError(f"slide {e['title']!r} #{e['occurrence']}: a covered slide needs 'section' and 'test'")
+        e["status"] = status
+    return entries

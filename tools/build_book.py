@@ -1,0 +1,96 @@
+"""Build the book with Jupyter Book 1, never reusing results computed by an older lec4lib.
+
+``jupyter-book``'s execution cache keys on the notebook text only, and Sphinx re-reads
+only the pages whose source changed, so after a change to the library a plain rebuild
+would keep numbers computed by the old code. This script fingerprints the watched
+library files (``lec4lib/`` by default) and the tool versions; when the fingerprint
+differs from the one recorded by the last *successful* build, or the last build failed,
+it removes the execution cache, the doctrees and the HTML first (a cold build).
+Otherwise it builds incrementally (a warm build).
+
+The build runs ``jupyter-book build <book> -W -n --keep-going``: any warning, a broken
+reference or a raising cell (``nb_execution_raise_on_error``) makes it exit non-zero.
+
+Usage::
+
+    python tools/build_book.py [--book DIR] [--watch PATH ...] [--fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAMP = ".lec4-build-ok"
+STALE = [".jupyter_cache", ".doctrees", "html", "jupyter_execute"]
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """Hash of every file under ``paths`` (content and relative name) plus tool versions."""
+    h = hashlib.sha256()
+    for base in paths:
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for f in files:
+            if "__pycache__" in f.parts or f.suffix == ".pyc":
+                continue
+            h.update(str(f.relative_to(base.parent)).encode())
+            h.update(f.read_bytes())
+    for dist in ("jupyter-book", "myst-nb", "numpy", "torch", "matplotlib"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
+    h.update(platform.python_version().encode())
+    return h.hexdigest()
+
+
+def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = False) -> int:
+    """Build ``book`` into ``book/_build/html``; return the exit code of jupyter-book."""
+    build_dir = book / "_build"
+    stamp = build_dir / STAMP
+    fp = fingerprint(watch)
+    previous = stamp.read_text() if stamp.exists() else None
+    if fresh or previous != fp:
+        why = "requested" if fresh else ("no successful build recorded" if previous is None
+                                         else "watched library files changed")
+        print(f"[build_book] cold build ({why}): clearing execution cache and doctrees", flush=True)
+        for name in STALE:
+            shutil.rmtree(build_dir / name, ignore_errors=True)
+    else:
+        print("[build_book] warm build: library unchanged since the last successful build", flush=True)
+    stamp.unlink(missing_ok=True)
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book), "-W", "-n", "--keep-going"]
+    if quiet:
+        cmd.append("-q")
+    t0 = time.perf_counter()
+    rc = subprocess.call(cmd)
+    print(f"[build_book] jupyter-book exited {rc} after {time.perf_counter() - t0:.1f} s", flush=True)
+    if rc == 0:
+        build_dir.mkdir(exist_ok=True)
+        stamp.write_text(fp)
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--book", type=Path, default=ROOT, help="book directory (default: the repository)")
+    p.add_argument("--watch", type=Path, nargs="*", default=None,
+                   help="library files or folders whose change forces a cold build (default: lec4lib/)")
+    p.add_argument("--fresh", action="store_true", help="always build cold")
+    p.add_argument("--quiet", action="store_true", help="pass -q to jupyter-book")
+    args = p.parse_args(argv)
+    watch = args.watch if args.watch is not None else [ROOT / "lec4lib"]
+    return build(args.book.resolve(), [w.resolve() for w in watch], fresh=args.fresh, quiet=args.quiet)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
