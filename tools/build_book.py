@@ -13,7 +13,7 @@ reference or a raising cell (``nb_execution_raise_on_error``) makes it exit non-
 
 Usage::
 
-    python tools/build_book.py [--book DIR] [--watch PATH ...] [--fresh]
+    python tools/build_book.py [--book DIR] [--output DIR] [--watch PATH ...] [--fresh]
 """
 
 from __future__ import annotations
@@ -52,9 +52,14 @@ def fingerprint(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = False) -> int:
-    """Build ``book`` into ``book/_build/html``; return the exit code of jupyter-book."""
-    build_dir = book / "_build"
+def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = False,
+          output: Path | None = None) -> int:
+    """Build ``book`` into ``<output>/_build/html``; return jupyter-book's exit code.
+
+    ``output`` defaults to ``book`` itself (the site is then ``book/_build/html``).
+    """
+    output = book if output is None else output
+    build_dir = output / "_build"
     stamp = build_dir / STAMP
     fp = fingerprint(watch)
     previous = stamp.read_text() if stamp.exists() else None
@@ -69,6 +74,8 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     stamp.unlink(missing_ok=True)
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book), "-W", "-n", "--keep-going"]
+    if output != book:
+        cmd += ["--path-output", str(output)]
     if quiet:
         cmd.append("-q")
     t0 = time.perf_counter()
@@ -85,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--book", type=Path, default=ROOT, help="book directory (default: the repository)")
     p.add_argument("--watch", type=Path, nargs="*", default=None,
                    help="library files or folders whose change forces a cold build (default: lec4lib/)")
+    p.add_argument("--output", type=Path, default=None,
+                   help="write <OUTPUT>/_build instead of <BOOK>/_build (a private build folder)")
     p.add_argument("--fresh", action="store_true", help="always build cold")
     p.add_argument("--quiet", action="store_true", help="pass -q to jupyter-book")
     args = p.parse_args(argv)
     watch = args.watch if args.watch is not None else [ROOT / "lec4lib"]
-    return build(args.book.resolve(), [w.resolve() for w in watch], fresh=args.fresh, quiet=args.quiet)
+    output = args.output.resolve() if args.output else None
+    return build(args.book.resolve(), [w.resolve() for w in watch], fresh=args.fresh,
+                 quiet=args.quiet, output=output)
 
 
 if __name__ == "__main__":
