@@ -1,0 +1,265 @@
+"""Finite-sum objectives ``f(w) = (1/N) Σ_n f_n(w) + (l2/2)‖w‖²`` with per-sample,
+minibatch and full gradients.
+
+Two linear-model losses of the lecture:
+
+* :class:`LogisticRegression` — ``f_n(w) = log(1 + exp(−y_n wᵀx_n))`` with ``y_n ∈ {−1, +1}``;
+  its gradient is the slide's ``∇f_n(w) = −y_n x_n / (1 + exp(y_n wᵀx_n))``.
+* :class:`LeastSquares` — ``f_n(w) = ½ (wᵀx_n − y_n)²``.
+
+Both are written so that a minibatch gradient is the mean of the per-sample gradients over
+the index array (indices may repeat: sampling with replacement), and the full gradient is
+the minibatch gradient over all ``N`` samples. The logistic loss is evaluated with
+``logaddexp`` and the sigmoid without ``exp`` of a large positive number, so margins of
+``|wᵀx| = 1e3`` give finite values with no overflow warnings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LogisticRegression", "LeastSquares", "log1pexp", "sigmoid"]
+
+
+def log1pexp(z):
+    """Stable ``log(1 + exp(z))`` for any real ``z`` (elementwise).
+
+    Examples
+    --------
+    >>> float(log1pexp(1000.0))
+    1000.0
+    >>> float(log1pexp(-1000.0))
+    0.0
+    """
+    return np.logaddexp(0.0, z)
+
+
+def sigmoid(z):
+    """Stable ``1 / (1 + exp(−z))`` (elementwise), never evaluating ``exp`` of a large positive number.
+
+    Examples
+    --------
+    >>> float(sigmoid(0.0))
+    0.5
+    >>> float(sigmoid(-1000.0))
+    0.0
+    """
+    z = np.asarray(z, dtype=float)
+    e = np.exp(-np.abs(z))  # in (0, 1]
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+class _FiniteSum:
+    """Common validation and indexing for linear-model finite sums."""
+
+    def __init__(self, X, y, l2: float = 0.0):
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must be 1-D with len(y) == X.shape[0] = {X.shape[0]}, got shape {y.shape}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+            raise ValueError("X and y must be finite (no NaN or inf)")
+        l2 = float(l2)
+        if not (np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
+        self.X = np.ascontiguousarray(X)
+        self.y = y
+        self.l2 = l2
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples ``N``."""
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """Number of features ``d`` (the length of ``w``)."""
+        return self.X.shape[1]
+
+    def _w(self, w) -> np.ndarray:
+        w = np.asarray(w, dtype=float)
+        if w.shape != (self.n_features,):
+            raise ValueError(f"w must have shape ({self.n_features},), got {w.shape}")
+        return w
+
+    def _idx(self, idx) -> np.ndarray:
+        if idx is None:
+            return None
+        idx = np.asarray(idx)
+        if idx.ndim != 1 or idx.size == 0:
+            raise ValueError(f"idx must be a non-empty 1-D integer array, got shape {idx.shape}")
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"idx must hold integers, got dtype {idx.dtype}")
+        if idx.min() < 0 or idx.max() >= self.n_samples:
+            raise ValueError(f"idx entries must lie in 0..{self.n_samples - 1}, got range "
+                             f"{idx.min()}..{idx.max()}")
+        return idx
+
+    # subclasses implement: _loss_terms(z, y) and _dloss(z, y) (derivative in z)
+    def _rows(self, idx):
+        if idx is None:
+            return self.X, self.y
+        return self.X[idx], self.y[idx]
+
+    def loss(self, w) -> float:
+        """Full objective ``f(w) = (1/N) Σ_n f_n(w) + (l2/2)‖w‖²``.
+
+        Parameters
+        ----------
+        w : array_like, shape (d,)
+
+        Returns
+        -------
+        float
+        """
+        w = self._w(w)
+        z = self.X @ w
+        return float(np.mean(self._loss_terms(z, self.y)) + 0.5 * self.l2 * (w @ w))
+
+    def minibatch_loss(self, w, idx) -> float:
+        """Mean of ``f_n(w)`` over the index array ``idx`` (plus the L2 term)."""
+        w = self._w(w)
+        Xb, yb = self._rows(self._idx(idx))
+        return float(np.mean(self._loss_terms(Xb @ w, yb)) + 0.5 * self.l2 * (w @ w))
+
+    def per_sample_losses(self, w, idx=None) -> np.ndarray:
+        """``f_n(w)`` for each ``n`` in ``idx`` (all samples when ``idx`` is None), without L2."""
+        w = self._w(w)
+        Xb, yb = self._rows(self._idx(idx))
+        return self._loss_terms(Xb @ w, yb)
+
+    def grad(self, w) -> np.ndarray:
+        """Full gradient ``∇f(w) = (1/N) Σ_n ∇f_n(w) + l2·w``.
+
+        Parameters
+        ----------
+        w : array_like, shape (d,)
+
+        Returns
+        -------
+        ndarray, shape (d,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> obj = LeastSquares(np.eye(2), np.array([1.0, 2.0]))
+        >>> obj.grad(np.zeros(2))
+        array([-0.5, -1. ])
+        """
+        w = self._w(w)
+        z = self.X @ w
+        r = self._dloss(z, self.y)
+        return (r @ self.X) / self.n_samples + self.l2 * w
+
+    def minibatch_grad(self, w, idx) -> np.ndarray:
+        """Minibatch gradient ``(1/|B|) Σ_{n∈B} ∇f_n(w) + l2·w`` over the index array ``idx``.
+
+        Parameters
+        ----------
+        w : array_like, shape (d,)
+        idx : array_like of int, shape (b,)
+            Sample indices in ``0..N−1``; repeats are allowed (sampling with replacement).
+
+        Returns
+        -------
+        ndarray, shape (d,)
+        """
+        w = self._w(w)
+        idx = self._idx(idx)
+        Xb, yb = self._rows(idx)
+        r = self._dloss(Xb @ w, yb)
+        return (r @ Xb) / idx.size + self.l2 * w
+
+    def per_sample_grads(self, w, idx=None) -> np.ndarray:
+        """The per-sample gradients ``∇f_n(w) + l2·w``, one row per index.
+
+        Parameters
+        ----------
+        w : array_like, shape (d,)
+        idx : array_like of int, shape (b,), optional
+            Sample indices; all ``N`` samples when omitted.
+
+        Returns
+        -------
+        ndarray, shape (b, d)
+            Row ``k`` is ``∇f_{idx[k]}(w)``; the mean of the rows is :meth:`minibatch_grad`.
+        """
+        w = self._w(w)
+        Xb, yb = self._rows(self._idx(idx))
+        r = self._dloss(Xb @ w, yb)
+        return r[:, None] * Xb + self.l2 * w[None, :]
+
+
+class LogisticRegression(_FiniteSum):
+    """Logistic regression ``f(w) = (1/N) Σ log(1 + exp(−y_n wᵀx_n)) + (l2/2)‖w‖²``.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        Features.
+    y : array_like, shape (N,)
+        Labels in ``{−1, +1}``.
+    l2 : float, default 0
+        L2 regularisation strength (``>= 0``); with ``l2 > 0`` the objective is strongly convex.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> obj = LogisticRegression(np.array([[1.0], [2.0]]), np.array([1, -1]))
+    >>> round(obj.loss(np.zeros(1)), 6)  # log 2
+    0.693147
+    """
+
+    def __init__(self, X, y, l2: float = 0.0):
+        super().__init__(X, y, l2)
+        labels = np.unique(self.y)
+        if not np.all(np.isin(labels, [-1.0, 1.0])):
+            raise ValueError(f"y must hold labels in {{-1, +1}}, got values {labels[:5]}")
+
+    @staticmethod
+    def _loss_terms(z, y):
+        return log1pexp(-y * z)
+
+    @staticmethod
+    def _dloss(z, y):
+        # d/dz log(1 + exp(-y z)) = -y / (1 + exp(y z)) = -y * sigmoid(-y z)
+        return -y * sigmoid(-y * z)
+
+
+class LeastSquares(_FiniteSum):
+    """Least squares ``f(w) = (1/N) Σ ½ (wᵀx_n − y_n)² + (l2/2)‖w‖²``.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+    y : array_like, shape (N,)
+        Real targets.
+    l2 : float, default 0
+        Ridge strength (``>= 0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> obj = LeastSquares(np.eye(2), np.array([1.0, 2.0]))
+    >>> obj.loss(np.array([1.0, 2.0]))
+    0.0
+    """
+
+    @staticmethod
+    def _loss_terms(z, y):
+        return 0.5 * (z - y) ** 2
+
+    @staticmethod
+    def _dloss(z, y):
+        return z - y
+
+    def solve(self) -> np.ndarray:
+        """The exact minimiser ``w* = (XᵀX/N + l2·I)⁻¹ Xᵀy/N`` (least-squares solve when singular)."""
+        N, d = self.X.shape
+        A = self.X.T @ self.X / N + self.l2 * np.eye(d)
+        b = self.X.T @ self.y / N
+        return np.linalg.lstsq(A, b, rcond=None)[0]
