@@ -1,0 +1,145 @@
+"""The book build fails on a raising cell and never shows numbers from an older library.
+
+The slow tests build a throwaway one-page book in a temp dir with ``tools/build_book.py``
+(what ``make book`` runs), using the execute and Sphinx settings of our real
+``_config.yml``: the same command, the same configuration, a page small enough to build
+in seconds. The last test checks those settings in our real configuration.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+BUILD_BOOK = ROOT / "tools" / "build_book.py"
+HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def make_book(book: Path, body: str) -> None:
+    """Write a one-page book: our ``_config.yml`` as loaded, a toc with one MyST notebook."""
+    book.mkdir(parents=True)
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cfg["title"] = "throwaway test book"
+    (book / "_config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    (book / "page.md").write_text(HEADER + "\n" + textwrap.dedent(body))
+
+
+def build(book: Path, lib: Path) -> subprocess.CompletedProcess:
+    """Run ``tools/build_book.py --book BOOK --watch LIB`` the way ``make book`` does."""
+    return subprocess.run(
+        [sys.executable, str(BUILD_BOOK), "--book", str(book), "--watch", str(lib), "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def show(res: subprocess.CompletedProcess) -> str:
+    return f"exit {res.returncode}\n--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+def test_a_raising_cell_fails_the_build_every_time(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "tinymod.py").write_text("VALUE = 1\n")
+    book = tmp_path / "book"
+    make_book(book, """\
+        # A page that raises
+
+        ```{code-cell} ipython3
+        x = 1 + 1
+        ```
+
+        ```{code-cell} ipython3
+        raise RuntimeError("this cell raises on purpose")
+        ```
+        """)
+    first = build(book, lib)
+    assert first.returncode != 0, show(first)
+    assert "this cell raises on purpose" in first.stdout + first.stderr, show(first)
+    # Nothing changed: Sphinx alone would not re-read the page and -W would pass it now.
+    second = build(book, lib)
+    assert second.returncode != 0, show(second)
+    assert "this cell raises on purpose" in second.stdout + second.stderr, show(second)
+    assert "[build_book] cold build (no successful build recorded)" in second.stdout, show(second)
+
+
+@pytest.mark.slow
+def test_a_library_change_is_never_hidden_by_the_execution_cache(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    module = lib / "tinymod.py"
+    module.write_text("VALUE = 271828\n")
+    runs = tmp_path / "executions.log"
+    book = tmp_path / "book"
+    make_book(book, f"""\
+        # A page that glues a number computed by the library
+
+        ```{{code-cell}} ipython3
+        import sys
+        sys.path.insert(0, {str(lib)!r})
+        import tinymod
+        from myst_nb import glue
+        with open({str(runs)!r}, "a") as log:   # one line per execution of this page
+            log.write("executed\\n")
+        glue("libvalue", tinymod.VALUE, display=False)
+        ```
+
+        The library says {{glue:text}}`libvalue`.
+        """)
+    html = book / "_build" / "html" / "page.html"
+
+    res = build(book, lib)
+    assert res.returncode == 0, show(res)
+    assert '<span class="pasted-text">271828</span>' in html.read_text(), show(res)
+    assert runs.read_text().count("executed") == 1
+
+    # The notebook text is unchanged, so jupyter-cache would serve the old outputs.
+    module.write_text("VALUE = 314159\n")
+    res = build(book, lib)
+    assert res.returncode == 0, show(res)
+    assert "[build_book] cold build (watched library files changed)" in res.stdout, show(res)
+    text = html.read_text()
+    assert '<span class="pasted-text">314159</span>' in text, show(res)
+    assert "271828" not in text
+    assert runs.read_text().count("executed") == 2
+
+    # Nothing changed: a warm build that executes nothing and keeps the new value.
+    res = build(book, lib)
+    assert res.returncode == 0, show(res)
+    assert "[build_book] warm build" in res.stdout, show(res)
+    assert runs.read_text().count("executed") == 2, "the warm build re-executed the page"
+    assert '<span class="pasted-text">314159</span>' in html.read_text()
+
+
+def test_real_config_executes_strictly_with_a_cell_timeout_and_excludes_ipynb():
+    """Our ``_config.yml`` as Jupyter Book resolves it into the Sphinx configuration."""
+    from jupyter_book.config import get_final_config
+
+    cfg, _ = get_final_config(user_yaml=ROOT / "_config.yml",
+                              cli_config={"latex_individualpages": False}, sourcedir=ROOT)
+    assert cfg["nb_execution_raise_on_error"] is True
+    assert cfg["nb_execution_allow_errors"] is False
+    assert cfg["nb_execution_mode"] in {"cache", "force"}
+    assert isinstance(cfg["nb_execution_timeout"], int) and 0 < cfg["nb_execution_timeout"] <= 600
+    assert "**.ipynb" in cfg["exclude_patterns"]
+
