@@ -1,0 +1,225 @@
+"""Every page of the built site, opened in a real Chromium (Debian's) through Playwright.
+
+The site is ``_build/html``, written by ``make book`` (``make test`` builds it before
+running pytest); set ``LEC4_SITE=/path/to/_build/html`` to test another build (e.g. a
+private one made with ``tools/build_book.py --output DIR``). It is served by a
+``http.server`` thread on 127.0.0.1. The pages are discovered, not listed by hand: every
+document of ``_toc.yml`` plus every other HTML page Sphinx wrote (index, genindex, search).
+
+For each page: it loads; every math element is typeset by MathJax 3 (the page's CDN
+request for MathJax is answered from the local ``npm`` copy in ``.cache/npm``, which
+``make setup`` installs; nothing third-party is committed); every image in the article
+has loaded (``naturalWidth > 0``); the console and the page raise no errors beyond the
+allowlist below; a chapter page (one with a paired ``.ipynb``) has Binder and Colab
+links to that ``.ipynb``; a full-page screenshot goes to ``test-artifacts/screenshots/``.
+
+Without ``/usr/bin/chromium`` or the MathJax copy the tests skip with the reason; with
+``CI=true`` (``.ci/run`` sets it) they fail instead, so CI cannot pass without them.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+SITE = Path(os.environ.get("LEC4_SITE", ROOT / "_build" / "html")).resolve()
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking"]
+MATHJAX = ROOT / ".cache" / "npm" / "node_modules" / "mathjax"
+# The script the pages load: Sphinx's default mathjax_path for MathJax 3.
+MATHJAX_CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax@3/(es5/.+)$")
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Console/page errors that are known noise of the theme, not of our pages. Keep it short.
+ALLOWED_ERRORS = [
+    # sphinx-thebe adds its <script> defining `const THEBE_JS_URL` twice to every page
+    # (once by sphinx-book-theme, once by sphinx-thebe itself); the second copy throws.
+    # Thebe is loaded only when a reader clicks "live code", which we do not use.
+    re.compile(r"Identifier 'THEBE_JS_URL' has already been declared"),
+    # pydata-sphinx-theme reads the colour mode from localStorage; on a fresh profile it
+    # is empty, the theme logs this once and falls back to "auto" (light/dark by OS).
+    re.compile(r"Got invalid theme mode: .*Resetting to auto"),
+]
+
+
+def _need(condition: bool, reason: str) -> None:
+    """Skip when a browser prerequisite is missing; under CI=true, fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser tests may not skip)")
+    pytest.skip(reason)
+
+
+def _toc_documents() -> list[str]:
+    """Every document named in ``_toc.yml`` (root, parts, chapters, sections), in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    docs: list[str] = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                docs.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [re.sub(r"\.(md|ipynb)$", "", d) for d in docs]
+
+
+def _pages() -> list[str]:
+    """Relative HTML paths: the toc's documents, then any other page Sphinx wrote."""
+    pages = [f"{d}.html" for d in _toc_documents()]
+    if SITE.is_dir():
+        skip = {"_static", "_sources", "_images", "jupyter_execute"}
+        for html in sorted(SITE.rglob("*.html")):
+            rel = html.relative_to(SITE).as_posix()
+            if not skip & set(html.relative_to(SITE).parts) and rel not in pages:
+                pages.append(rel)
+    return pages
+
+
+def _launch_urls(doc: str) -> tuple[str, str]:
+    """The Binder and Colab URLs of ``doc``'s notebook, from the repository in _config.yml."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = cfg["repository"]
+    slug = urlsplit(repo["url"]).path.strip("/")
+    branch = repo.get("branch", "master")
+    launch = cfg["launch_buttons"]
+    path = f"{repo.get('path_to_book', '') or ''}{doc}.ipynb".lstrip("/")
+    ui = "lab/tree" if launch.get("notebook_interface") == "jupyterlab" else "tree"
+    binder = f"{launch['binderhub_url'].rstrip('/')}/v2/gh/{slug}/{branch}?urlpath={ui}/{path}"
+    colab = f"{launch['colab_url'].rstrip('/')}/github/{slug}/blob/{branch}/{path}"
+    return binder, colab
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built site at {SITE}: run `make book` first (make test does it)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need(CHROMIUM.exists(), f"{CHROMIUM} not found (apt-get install -y chromium)")
+    _need((MATHJAX / "es5" / "tex-mml-chtml.js").exists(),
+          f"no local MathJax at {MATHJAX} (make setup installs mathjax@3 with npm)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def context(browser, site_url):
+    """A fresh browser context: MathJax served locally, every other off-site request refused."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.mathjax_files = []    # local files served for the CDN URL
+    ctx.blocked = []          # off-site requests that were refused (each one is a failure)
+
+    def route(route):
+        url = route.request.url
+        m = MATHJAX_CDN.match(url.split("?", 1)[0])
+        if m and (MATHJAX / m.group(1)).is_file():
+            ctx.mathjax_files.append(m.group(1))
+            route.fulfill(path=str(MATHJAX / m.group(1)))
+        else:
+            ctx.blocked.append(url)
+            route.abort()
+
+    ctx.route(lambda url: not url.startswith(site_url), route)
+    yield ctx
+    ctx.close()
+
+
+@pytest.mark.parametrize("page_path", _pages())
+def test_page_renders_in_chromium(context, site_url, page_path):
+    assert (SITE / page_path).exists(), (
+        f"{page_path} (in _toc.yml) was not built into {SITE}: run `make book`")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}"))
+    response = page.goto(site_url + page_path, wait_until="load")
+    assert response is not None and response.ok, f"{page_path}: HTTP {response and response.status}"
+
+    problems: list[str] = []
+
+    # MathJax: every math element typeset, none with a TeX error.
+    n_math = page.locator(".math").count()
+    if n_math:
+        src = page.evaluate("""() => [...document.scripts].map(s => s.src)
+                                      .filter(s => /mathjax/i.test(s))""")
+        assert src and all(MATHJAX_CDN.match(s) for s in src), (
+            f"{page_path}: unexpected MathJax script {src}; update MATHJAX_CDN")
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=20_000)
+        page.evaluate("() => MathJax.startup.promise")
+        bare = page.evaluate("""() => [...document.querySelectorAll('.math')]
+            .filter(el => !el.querySelector('mjx-container')).map(el => el.textContent.slice(0, 80))""")
+        if bare:
+            problems.append(f"{len(bare)} of {n_math} math elements not typeset: {bare[:3]}")
+        tex_errors = page.locator(".math mjx-merror").count()
+        if tex_errors:
+            problems.append(f"{tex_errors} math elements with a TeX error")
+
+    # Images in the article (figures, glued plots): all loaded.
+    broken = page.evaluate("""() => [...document.querySelectorAll('article img')]
+        .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.getAttribute('src'))""")
+    if broken:
+        problems.append(f"images that did not load: {broken}")
+
+    # Launch buttons of a chapter (a page whose source has a paired .ipynb).
+    doc = page_path.removesuffix(".html")
+    if (ROOT / f"{doc}.ipynb").exists() and (ROOT / f"{doc}.md").exists():
+        binder, colab = _launch_urls(doc)
+        hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+        launch = [h for h in hrefs if "/v2/gh/" in h or "/github/" in h]
+        for want in (binder, colab):
+            if want not in hrefs:
+                problems.append(f"no launch link {want} (found {launch})")
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")),
+                    full_page=True)
+    page.close()
+
+    problems += [e for e in errors if not any(p.search(e) for p in ALLOWED_ERRORS)]
+    problems += [f"off-site request refused: {u}" for u in context.blocked]
+    assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
+
+
+def test_pages_cover_the_toc_and_chapters_have_notebooks():
+    """The page list is the toc (not a hand list), and the intro chapter is among them."""
+    pages = _pages()
+    docs = _toc_documents()
+    assert docs[0] == "chapters/00-intro" and "chapters/99-slide-map" in docs
+    assert all(f"{d}.html" in pages for d in docs)
+    assert _launch_urls("chapters/00-intro")[1].endswith("/blob/main/chapters/00-intro.ipynb")
