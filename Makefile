@@ -12,18 +12,21 @@ MATHJAX := .cache/npm/node_modules/mathjax/es5/tex-mml-chtml.js
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-setup: $(STAMP)  ## create .venv and install lec4lib with every extra (torch pinned by constraints.txt)
+setup: $(STAMP) $(MATHJAX)  ## create .venv and install lec4lib with every extra (torch pinned by constraints.txt)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -c constraints.txt -e ".[book,test,grading]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	@# MathJax for the browser tests (served locally in place of the CDN; not committed)
+	touch $@
+
+# MathJax for the browser tests (served locally in place of the CDN; not committed). A rule
+# of its own, so that installing npm after the first setup still gets it installed.
+$(MATHJAX):
 	@if command -v npm >/dev/null; then \
 	  npm install --silent --no-audit --no-fund --prefix .cache/npm mathjax@3 >/dev/null && echo "mathjax@3 installed in .cache/npm"; \
 	else echo "npm not found: browser tests will skip (MathJax cannot be served locally)"; fi
-	touch $@
 
 book: setup  ## set up, execute every chapter and write _build/html (cold when lec4lib changed)
 	$(PY) tools/build_book.py
