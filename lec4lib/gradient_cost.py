@@ -1,0 +1,85 @@
+"""Measured cost of a full gradient versus a minibatch gradient as the data set grows."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .data import make_logistic_data
+from .objectives import LogisticRegression
+
+__all__ = ["time_gradients", "loglog_slope"]
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` (the exponent ``p`` in ``y ∝ x^p``).
+
+    Examples
+    --------
+    >>> round(loglog_slope([1, 2, 4, 8], [3, 6, 12, 24]), 12)
+    1.0
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"x and y must be 1-D of the same length >= 2, got {x.shape} and {y.shape}")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y must be > 0 for a log-log fit")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def _median_time(fn, repeats):
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def time_gradients(n_values, n_features: int = 32, batch_size: int = 64, repeats: int = 7,
+                   seed: int = 0):
+    """Median wall time of one full gradient and of one minibatch gradient, for each ``N``.
+
+    Logistic regression on synthetic data (``make_logistic_data``) with ``N`` samples; BLAS
+    is limited to one thread while timing, so the numbers do not depend on how busy the
+    other cores are. Choose ``N`` large enough that ``X`` does not fit in cache
+    (``N·d·8`` bytes of several MB), or the small sizes look cheaper than linear.
+
+    Parameters
+    ----------
+    n_values : sequence of int
+        Data-set sizes ``N`` (each ``>= batch_size``).
+    n_features : int, default 32
+    batch_size : int, default 64
+    repeats : int, default 7
+        Timings per measurement; the median is kept.
+    seed : int
+
+    Returns
+    -------
+    full : ndarray
+        Seconds per full gradient, one per ``N``.
+    minibatch : ndarray
+        Seconds per minibatch gradient (a fresh random subset each time), one per ``N``.
+    """
+    ns = [int(n) for n in np.atleast_1d(n_values)]
+    if any(n < batch_size for n in ns) or batch_size < 1:
+        raise ValueError(f"every N must be >= batch_size >= 1, got N = {ns}, batch_size = {batch_size}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    from threadpoolctl import threadpool_limits
+
+    X, y, _ = make_logistic_data(max(ns), n_features, seed)
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(n_features) * 0.1
+    full, mini = [], []
+    with threadpool_limits(limits=1):  # one BLAS thread: the machine may be shared, keep it steady
+        for n in ns:
+            obj = LogisticRegression(X[:n], y[:n])
+            obj.grad(w)  # warm-up
+            full.append(_median_time(lambda: obj.grad(w), repeats))
+            mini.append(_median_time(lambda: obj.minibatch_grad(w, rng.integers(0, n, size=batch_size)),
+                                     max(repeats, 50)))
+    return np.array(full), np.array(mini)

@@ -1,0 +1,90 @@
+"""lec4lib.gradient_noise, noise_floor, perceptron, gradient_cost: formulas and input validation."""
+
+import numpy as np
+import pytest
+
+from lec4lib.data import make_separable_data
+from lec4lib.gradient_cost import loglog_slope, time_gradients
+from lec4lib.gradient_noise import (all_subsets_mean_gradient, minibatch_variance_theory,
+                                    monte_carlo_mean_error, sample_minibatch_gradients)
+from lec4lib.noise_floor import (noise_floor_theory, second_moment_recursion,
+                                 simulate_noisy_quadratic, stationary_second_moment)
+from lec4lib.objectives import LeastSquares
+from lec4lib.perceptron import (classic_perceptron, margin_and_radius, perceptron_loss,
+                                perceptron_subgradient, sgd_perceptron)
+
+
+@pytest.fixture
+def tiny():
+    rng = np.random.default_rng(0)
+    return LeastSquares(rng.standard_normal((6, 2)), rng.standard_normal(6))
+
+
+def test_variance_formula_at_the_extremes(tiny):
+    w = np.zeros(2)
+    assert minibatch_variance_theory(tiny, w, 6, replace=False) == 0.0  # the whole set: no noise
+    G = tiny.per_sample_grads(w)
+    assert minibatch_variance_theory(tiny, w, 1, replace=False) == pytest.approx(np.mean(np.sum((G - G.mean(0)) ** 2, 1)))
+
+
+def test_subset_sampler_draws_distinct_indices(tiny):
+    # with b = N every subset is the full set, so every draw equals the full gradient
+    d = sample_minibatch_gradients(tiny, np.zeros(2), 6, n_draws=5, replace=False)
+    np.testing.assert_allclose(d, np.tile(tiny.grad(np.zeros(2)), (5, 1)), rtol=1e-12)
+
+
+def test_noise_recursion_reaches_the_closed_form_floor():
+    m = second_moment_recursion(0.2, mu=1.5, sigma=0.7, n_steps=2000)
+    assert m[-1] == pytest.approx(noise_floor_theory(0.2, 1.5, 0.7), rel=1e-12)
+
+
+def test_gradient_noise_and_floor_reject_bad_input(tiny):
+    with pytest.raises(ValueError, match="batch_size"):
+        all_subsets_mean_gradient(tiny, np.zeros(2), 7)
+    with pytest.raises(ValueError, match="max_subsets"):
+        all_subsets_mean_gradient(tiny, np.zeros(2), 3, max_subsets=10)
+    with pytest.raises(ValueError, match="n_draws"):
+        sample_minibatch_gradients(tiny, np.zeros(2), 2, n_draws=0)
+    with pytest.raises(ValueError, match="sample_counts"):
+        monte_carlo_mean_error(tiny, np.zeros(2), 2, [0, 3])
+    with pytest.raises(ValueError, match="lr must lie"):
+        noise_floor_theory(2.5, 1.0, 1.0)
+    with pytest.raises(ValueError, match="mu"):
+        simulate_noisy_quadratic(0.1, -1.0, 1.0, 10)
+    with pytest.raises(ValueError, match="sigma"):
+        second_moment_recursion(0.1, 1.0, -1.0, 10)
+    with pytest.raises(ValueError, match="n_chains"):
+        simulate_noisy_quadratic(0.1, 1.0, 1.0, 10, n_chains=0)
+    with pytest.raises(ValueError, match="lr must lie"):
+        stationary_second_moment(0.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="log-log"):
+        loglog_slope([1, 2], [0, 1])
+    with pytest.raises(ValueError, match="batch_size"):
+        time_gradients([10], batch_size=64)
+
+
+def test_perceptron_subgradient_cases():
+    x, w = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    np.testing.assert_array_equal(perceptron_subgradient(w, x, 1), 0.0)          # correct
+    np.testing.assert_array_equal(perceptron_subgradient(w, x, -1), x)           # wrong: −y x
+    np.testing.assert_array_equal(perceptron_subgradient(np.zeros(2), x, 1), -x)  # kink, classic
+    np.testing.assert_array_equal(perceptron_subgradient(np.zeros(2), x, 1, "correct"), 0.0)
+    assert perceptron_loss(w, np.array([x]), np.array([-1.0])) == 1.0
+
+
+def test_perceptron_rejects_bad_input():
+    X, y, u = make_separable_data(10, 2, 0.1, seed=0)
+    with pytest.raises(ValueError, match="labels"):
+        sgd_perceptron(X, np.zeros(10))
+    with pytest.raises(ValueError, match="lr"):
+        sgd_perceptron(X, y, lr=0)
+    with pytest.raises(ValueError, match="epochs"):
+        classic_perceptron(X, y, epochs=0)
+    with pytest.raises(ValueError, match="at_zero"):
+        perceptron_subgradient(np.zeros(2), X[0], 1, at_zero="maybe")
+    with pytest.raises(ValueError, match="does not separate"):
+        margin_and_radius(X, y, -u)
+    with pytest.raises(ValueError, match="y must be -1 or"):
+        perceptron_subgradient(np.zeros(2), X[0], 0)
+    with pytest.raises(ValueError, match="w0"):
+        sgd_perceptron(X, y, w0=np.ones(3))
