@@ -6,11 +6,13 @@ private one made with ``tools/build_book.py --output DIR``). It is served by a
 ``http.server`` thread on 127.0.0.1. The pages are discovered, not listed by hand: every
 document of ``_toc.yml`` plus every other HTML page Sphinx wrote (index, genindex, search).
 
-For each page: it loads; every math element is typeset by MathJax 3 (the page's CDN
+For each page: it loads (index.html: its redirect is followed); every math element is typeset by MathJax 3 (the page's CDN
 request for MathJax is answered from the local ``npm`` copy in ``.cache/npm``, which
 ``make setup`` installs; nothing third-party is committed); every image in the article
 has loaded (``naturalWidth > 0``); the console and the page raise no errors beyond the
-allowlist below; a chapter page (one with a paired ``.ipynb``) has Binder and Colab
+allowlist below; no output shows a Python repr (``<Figure size ...>``) or an empty glued
+value; the first page has an executed figure and a glued number; the slide map is a table;
+a chapter page (one with a paired ``.ipynb``) has Binder and Colab
 links to that ``.ipynb``; a full-page screenshot goes to ``test-artifacts/screenshots/``.
 
 Without ``/usr/bin/chromium`` or the MathJax copy the tests skip with the reason; with
@@ -169,6 +171,9 @@ def test_page_renders_in_chromium(context, site_url, page_path):
     page.on("console", lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}"))
     response = page.goto(site_url + page_path, wait_until="load")
     assert response is not None and response.ok, f"{page_path}: HTTP {response and response.status}"
+    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', (SITE / page_path).read_text())
+    if redirect:   # index.html sends the reader to the root document: follow it
+        page.wait_for_url(site_url + redirect.group(1), wait_until="load")
 
     problems: list[str] = []
 
@@ -195,6 +200,29 @@ def test_page_renders_in_chromium(context, site_url, page_path):
         .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.getAttribute('src'))""")
     if broken:
         problems.append(f"images that did not load: {broken}")
+
+    # Executed outputs: a glued figure that fell back to its text repr (FIELD-NOTES: a
+    # non-interactive backend) or an empty glued value shows up here.
+    article = page.evaluate("() => (document.querySelector('article') || document.body).innerText")
+    for bad in ("<Figure size", "<matplotlib.", "<IPython.core.display"):
+        if bad in article:
+            problems.append(f"an output shows its repr {bad!r}... instead of being rendered")
+    empty = page.locator("article .pasted-text:empty").count()
+    if empty:
+        problems.append(f"{empty} glued values are empty")
+
+    # The first page proves the pipeline: an executed figure and glued numbers.
+    if page_path == f"{_toc_documents()[0]}.html":
+        if page.locator("article figure img").count() == 0:
+            problems.append("the first page has no executed figure")
+        glued = page.locator("article span.pasted-text").all_inner_texts()
+        if not any(re.fullmatch(r"-?\d+(\.\d+)?(e[-+]?\d+)?", g.strip()) for g in glued):
+            problems.append(f"the first page shows no glued number (pasted: {glued})")
+    # The slide map renders as a table with one row per slide.
+    if page_path.endswith("99-slide-map.html"):
+        rows = page.locator("article table.slide-map tbody tr").count()
+        if rows < 30:
+            problems.append(f"the slide map table has {rows} rows")
 
     # Launch buttons of a chapter (a page whose source has a paired .ipynb).
     doc = page_path.removesuffix(".html")
