@@ -1,0 +1,48 @@
+"""A feedback preprocessor that keeps hidden tests out of the feedback nbgrader returns.
+
+nbgrader's feedback shows each test cell as autograding ran it: hidden tests included,
+and tracebacks that quote them (nbgrader issues #917 and #1363). This preprocessor
+removes the hidden region from every test cell and replaces a test cell's outputs by
+one line: passed, or failed with the exception's name only.
+"""
+
+from __future__ import annotations
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Unicode
+
+from nbgrader import utils
+
+
+class HideHiddenTests(Preprocessor):
+    """Strip hidden tests and test-cell tracebacks from autograded notebooks."""
+
+    begin = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    end = Unicode("END HIDDEN TESTS").tag(config=True)
+
+    def _strip(self, source: str) -> str:
+        kept, inside = [], False
+        for line in source.splitlines():
+            if self.begin in line:
+                inside = True
+                kept.append("# (hidden tests are not shown)")
+                continue
+            if self.end in line:
+                inside = False
+                continue
+            if not inside:
+                kept.append(line)
+        return "\n".join(kept)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            cell.source = self._strip(cell.source)
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:
+                text = (f"These tests failed ({errors[0].get('ename', 'error')}). "
+                        "Run the visible tests above in your notebook to see why; "
+                        "hidden tests are not shown.\n")
+            else:
+                text = "These tests passed.\n"
+            cell.outputs = [{"output_type": "stream", "name": "stdout", "text": text}]
+        return cell, resources

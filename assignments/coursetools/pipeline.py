@@ -1,0 +1,305 @@
+"""The instructor's grading pipeline, on nbgrader 0.9's in-process API.
+
+``Course(root)`` is an nbgrader course directory (``source/``, ``release/``,
+``submitted/``, ``autograded/``, ``feedback/``, ``gradebook.db``). The steps:
+
+1. :meth:`Course.release` — ``generate_assignment`` (solutions and hidden tests removed);
+2. :meth:`Course.collect` — a folder or zip of student notebooks into ``submitted/``;
+3. :meth:`Course.autograde` — every submission, with progress lines;
+4. :meth:`Course.feedback` — HTML feedback without hidden tests or their tracebacks;
+5. :meth:`Course.export_grades` — a CSV with one row per collected submission.
+
+Nothing is lost: a submission nbgrader cannot grade (unreadable notebook, kernel death,
+missing notebook) still gets a gradebook entry with score 0 and a status in the CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import authoring
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class GradeResult:
+    """The outcome of autograding one submission."""
+
+    student: str
+    score: float
+    max_score: float
+    status: str  # "graded", or "failed: <reason>"
+    seconds: float
+    flags: list[str] = field(default_factory=list)
+
+
+def course_config(root: Path, *, timeout: int | None = None):
+    """The course's ``nbgrader_config.py`` plus the pipeline's settings, for ``root``."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(authoring.ASSIGNMENTS)).load_config()
+    extra = Config()
+    extra.CourseDirectory.root = str(root)
+    extra.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    if timeout is not None:
+        extra.Execute.timeout = int(timeout)
+    from nbgrader.preprocessors import GetGrades
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from .feedback import HideHiddenTests
+
+    extra.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    cfg.merge(extra)
+    return cfg
+
+
+class Course:
+    """An nbgrader course directory driven in-process.
+
+    Parameters
+    ----------
+    root : path
+        The course directory; created if missing. ``source/`` is filled from the
+        authoring sources when it has no notebook for an assignment.
+    timeout : int, optional
+        Per-cell timeout in seconds while autograding (default: ``nbgrader_config.py``).
+    log : callable, optional
+        Where progress lines go (default: print to stdout).
+
+    Examples
+    --------
+    >>> course = Course("/tmp/lec4-course")                          # doctest: +SKIP
+    >>> course.release("hw1"); course.collect("hw1", "downloads/")   # doctest: +SKIP
+    >>> course.autograde("hw1"); course.export_grades("hw1", "grades.csv")  # doctest: +SKIP
+    """
+
+    def __init__(self, root, *, timeout: int | None = None, log=None):
+        if timeout is not None and (int(timeout) != timeout or timeout < 1):
+            raise ValueError(f"timeout must be a positive integer number of seconds, got {timeout!r}")
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self.log = log or (lambda line: print(line, flush=True))
+        self.flags: dict[tuple[str, str], list[str]] = {}
+        self._api = None
+        # nbgrader creates a new gradebook by running the `alembic` command: make the
+        # environment's scripts findable even when it is not activated.
+        bindir = str(Path(sys.executable).parent)
+        if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+    # -- nbgrader plumbing -------------------------------------------------------------
+    @property
+    def api(self):
+        if self._api is None:
+            from nbgrader.apps import NbGraderAPI
+            from nbgrader.coursedir import CourseDirectory
+
+            cfg = course_config(self.root, timeout=self.timeout)
+            self._api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+        return self._api
+
+    def gradebook(self):
+        from nbgrader.api import Gradebook
+
+        return Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", course_id="lec4")
+
+    def _check_name(self, name: str) -> None:
+        if name not in authoring.assignment_names():
+            raise ValueError(f"assignment must be one of {authoring.assignment_names()}, got {name!r}")
+
+    # -- 1. release ----------------------------------------------------------------------
+    def release(self, name: str) -> Path:
+        """Generate the student version of ``name``; returns ``release/<name>/<name>.ipynb``."""
+        self._check_name(name)
+        src = authoring.source_path(name, self.root)
+        if not src.exists():
+            authoring.write_sources(self.root, [name])
+        result = self.api.generate_assignment(name, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"generate_assignment {name} failed:\n{result['error']}\n{result['log']}")
+        return self.root / "release" / name / f"{name}.ipynb"
+
+    # -- 2. collect ----------------------------------------------------------------------
+    def collect(self, name: str, submissions) -> list[str]:
+        """Copy student notebooks into ``submitted/<student>/<name>/<name>.ipynb``.
+
+        ``submissions`` is a folder or a ``.zip`` holding either ``<student>.ipynb`` files
+        or ``<student>/`` folders with one notebook each. A notebook under another name
+        (``hw1 (1).ipynb``) is renamed and flagged ``renamed``; a student folder with
+        several notebooks takes the one named ``<name>.ipynb``, else the newest, flagged.
+        Returns the student ids collected, in order.
+        """
+        self._check_name(name)
+        submissions = Path(submissions)
+        if not submissions.exists():
+            raise ValueError(f"submissions: {submissions} does not exist")
+        tmp = None
+        if submissions.is_file():
+            if submissions.suffix != ".zip":
+                raise ValueError(f"submissions must be a folder or a .zip file, got {submissions}")
+            tmp = Path(tempfile.mkdtemp(prefix="lec4-collect-"))
+            with zipfile.ZipFile(submissions) as zf:
+                zf.extractall(tmp)
+            base = tmp
+            entries = [p for p in base.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+            if len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.ipynb")) is False \
+                    and all(p.is_dir() for p in entries[0].iterdir()):
+                base = entries[0]
+        else:
+            base = submissions
+        found: dict[str, tuple[Path, list[str]]] = {}
+        for entry in sorted(base.iterdir()):
+            if entry.name.startswith((".", "__MACOSX")):
+                continue
+            if entry.is_file() and entry.suffix == ".ipynb":
+                found[entry.stem] = (entry, [])
+            elif entry.is_dir():
+                notebooks = sorted(p for p in entry.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+                if not notebooks:
+                    self.log(f"collect: {entry.name}: no notebook, skipped")
+                    continue
+                exact = [p for p in notebooks if p.name == f"{name}.ipynb"]
+                if exact:
+                    chosen, flags = exact[0], []
+                elif len(notebooks) == 1:
+                    chosen, flags = notebooks[0], [f"renamed from {notebooks[0].name}"]
+                else:
+                    chosen = max(notebooks, key=lambda p: p.stat().st_mtime)
+                    flags = [f"renamed from {chosen.name} (newest of {len(notebooks)} notebooks)"]
+                found[entry.name] = (chosen, flags)
+        students = []
+        for student, (path, flags) in found.items():
+            if not STUDENT_ID.match(student):
+                raise ValueError(f"submissions: student id {student!r} must match {STUDENT_ID.pattern}")
+            dest = self.root / "submitted" / student / name / f"{name}.ipynb"
+            if dest.parent.exists():
+                shutil.rmtree(dest.parent)
+            dest.parent.mkdir(parents=True)
+            shutil.copyfile(path, dest)
+            (dest.parent / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
+            self.flags[(name, student)] = list(flags)
+            students.append(student)
+            self.log(f"collect: {student} <- {path.name}" + (f" ({'; '.join(flags)})" if flags else ""))
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return students
+
+    def submitted_students(self, name: str) -> list[str]:
+        folder = self.root / "submitted"
+        return sorted(p.parent.name for p in folder.glob(f"*/{name}") if p.is_dir())
+
+    # -- 3. autograde ----------------------------------------------------------------------
+    def autograde(self, name: str, students=None) -> list[GradeResult]:
+        """Autograde every collected submission of ``name`` (or those in ``students``)."""
+        self._check_name(name)
+        students = list(students) if students is not None else self.submitted_students(name)
+        results = []
+        for k, student in enumerate(students, 1):
+            start = time.perf_counter()
+            status = "graded"
+            flags = list(self.flags.get((name, student), []))
+            problem = _unreadable(self.root / "submitted" / student / name / f"{name}.ipynb")
+            if problem:
+                status = f"failed: {problem}"
+                self._record_zero(name, student)
+            else:
+                out = self.api.autograde(name, student, force=True, create=True)
+                if not out["success"]:
+                    status = "failed: " + _reason(out.get("error", "") + "\n" + out.get("log", ""))
+                    self._record_zero(name, student)
+            score, max_score = self.score(name, student)
+            seconds = time.perf_counter() - start
+            results.append(GradeResult(student, score, max_score, status, seconds, flags))
+            self.log(f"[{k}/{len(students)}] {student}: {score:g}/{max_score:g} {status} ({seconds:.1f} s)")
+        return results
+
+    def _record_zero(self, name: str, student: str) -> None:
+        """Give a submission that could not be graded a gradebook entry (score 0)."""
+        from nbgrader.api import MissingEntry
+
+        with self.gradebook() as gb:
+            gb.update_or_create_student(student)
+            try:
+                gb.find_submission(name, student)
+            except MissingEntry:
+                gb.add_submission(name, student)
+
+    def score(self, name: str, student: str) -> tuple[float, float]:
+        """(autograded score, autogradable maximum) of one submission from the gradebook."""
+        from nbgrader.api import MissingEntry
+
+        with self.gradebook() as gb:
+            try:
+                sub = gb.find_submission(name, student)
+            except MissingEntry:
+                return 0.0, 0.0
+            return float(sub.code_score), float(sub.max_code_score)
+
+    # -- 4. feedback -----------------------------------------------------------------------
+    def feedback(self, name: str, students=None) -> list[Path]:
+        """Write ``feedback/<student>/<name>/<name>.html`` for every autograded submission."""
+        self._check_name(name)
+        done = []
+        students = list(students) if students is not None else self.submitted_students(name)
+        for student in students:
+            if not (self.root / "autograded" / student / name).exists():
+                self.log(f"feedback: {student}: not autograded, skipped")
+                continue
+            out = self.api.generate_feedback(name, student, force=True)
+            if not out["success"]:
+                raise RuntimeError(f"generate_feedback {name} {student} failed:\n{out['error']}")
+            done.append(self.root / "feedback" / student / name / f"{name}.html")
+        return done
+
+    # -- 5. grades CSV -----------------------------------------------------------------------
+    def export_grades(self, name: str, path, results=None) -> Path:
+        """Write one CSV row per submission: student, score, max_score, status, flags."""
+        self._check_name(name)
+        status = {r.student: r for r in results or []}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.gradebook() as gb:
+            students = sorted(s.student.id for s in gb.assignment_submissions(name))
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["student", "assignment", "score", "max_score", "status", "flags"])
+            for student in students:
+                score, max_score = self.score(name, student)
+                r = status.get(student)
+                writer.writerow([student, name, f"{score:g}", f"{max_score:g}",
+                                 r.status if r else "", "; ".join(r.flags) if r else ""])
+        return path
+
+
+def _unreadable(path: Path) -> str:
+    """Why a submitted notebook cannot be graded, or '' when it can be read."""
+    if not path.exists():
+        return "no notebook"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"unreadable notebook ({type(exc).__name__})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return "not a notebook"
+    return ""
+
+
+def _reason(text: str) -> str:
+    for pattern, reason in (("DeadKernel", "kernel died"), ("Kernel died", "kernel died"),
+                            ("missing", "missing cells"), ("Timeout", "timeout")):
+        if pattern.lower() in text.lower():
+            return reason
+    last = [l for l in text.strip().splitlines() if l.strip()]
+    return last[-1][:120] if last else "autograde error"
