@@ -6,14 +6,15 @@ private one made with ``tools/build_book.py --output DIR``). It is served by a
 ``http.server`` thread on 127.0.0.1. The pages are discovered, not listed by hand: every
 document of ``_toc.yml`` plus every other HTML page Sphinx wrote (index, genindex, search).
 
-For each page: it loads (index.html: its redirect is followed); every math element is typeset by MathJax 3 (the page's CDN
-request for MathJax is answered from the local ``npm`` copy in ``.cache/npm``, which
-``make setup`` installs; nothing third-party is committed); every image in the article
-has loaded (``naturalWidth > 0``); the console and the page raise no errors beyond the
-allowlist below; no output shows a Python repr (``<Figure size ...>``) or an empty glued
-value; the first page has an executed figure and a glued number; the slide map is a table;
-a chapter page (one with a paired ``.ipynb``) has Binder and Colab
-links to that ``.ipynb``; a full-page screenshot goes to ``test-artifacts/screenshots/``.
+For each page: it loads (index.html: its redirect is followed); every math element is
+typeset by MathJax 3 (the page's CDN request for MathJax is answered from the local
+``npm`` copy in ``.cache/npm``, which ``make setup`` installs; nothing third-party is
+committed); every image in the article has loaded (``naturalWidth > 0``); the console and
+the page raise no errors beyond the allowlist below; no output shows a Python repr
+(``<Figure size ...>``) or an empty glued value; the first page has an executed figure
+and a glued number; the slide map is a table; a chapter page (one with a paired
+``.ipynb``) has Binder and Colab links to that ``.ipynb``; a full-page screenshot goes to
+``test-artifacts/screenshots/``.
 
 Without ``/usr/bin/chromium`` or the MathJax copy the tests skip with the reason; with
 ``CI=true`` (``.ci/run`` sets it) they fail instead, so CI cannot pass without them.
