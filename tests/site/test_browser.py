@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import notebooks  # tools/notebooks.py (tests/conftest.py puts tools/ on sys.path)
 import pytest
 import yaml
 
@@ -225,9 +226,10 @@ def test_page_renders_in_chromium(context, site_url, page_path):
         if rows < 30:
             problems.append(f"the slide map table has {rows} rows")
 
-    # Launch buttons of a chapter (a page whose source has a paired .ipynb).
+    # Launch buttons of a chapter (a page whose source is a MyST notebook; its .ipynb
+    # copy is what Binder and Colab must open).
     doc = page_path.removesuffix(".html")
-    if (ROOT / f"{doc}.ipynb").exists() and (ROOT / f"{doc}.md").exists():
+    if ROOT / f"{doc}.md" in notebooks.notebook_sources():
         binder, colab = _launch_urls(doc)
         hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
         launch = [h for h in hrefs if "/v2/gh/" in h or "/github/" in h]
