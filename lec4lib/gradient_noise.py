@@ -136,8 +136,10 @@ def sample_minibatch_gradients(objective, w, batch_size: int, n_draws: int, seed
         k = min(chunk, K - s)
         if replace:
             idx = rng.integers(0, N, size=(k, b))
-        else:  # the first b entries of a random permutation of each row: a uniform subset
-            idx = np.argsort(rng.random((k, N)), axis=1)[:, :b]
+        elif b == N:
+            idx = np.broadcast_to(np.arange(N), (k, N))
+        else:  # the b smallest of N i.i.d. uniforms sit at a uniformly random b-subset
+            idx = np.argpartition(rng.random((k, N)), b - 1, axis=1)[:, :b]
         out[s:s + k] = G[idx].mean(axis=1)
     return out
 
