@@ -1,0 +1,431 @@
+"""AlexNet at a large batch: SGD against LARS, with trust-ratio tables, throughput and MFU.
+
+Run it on a GPU (full scale)::
+
+    python -m lec4lib.experiments.alexnet_large_batch --device cuda --batch-size 4096 \\
+        --steps 300 --train-images 65536 --name alexnet_b4096_h100
+
+and at tiny scale on a CPU (what the book and the tests do)::
+
+    python -m lec4lib.experiments.alexnet_large_batch --device cpu --batch-size 4 --steps 2 \\
+        --train-images 8 --eval-images 4 --results-dir /tmp/results --name tiny
+
+From one Caffe-initialized AlexNet (:mod:`lec4lib.alexnet`), it trains a copy with
+``torch.optim.SGD`` (momentum, weight decay) and a copy with :class:`lec4lib.lars.LARS`
+(the same momentum, weight decay and learning-rate schedule — linear warm-up, then
+polynomial decay of power 2 as in You et al. 2017), on the same batches. It records
+
+* the trust-ratio table (:func:`lec4lib.trust_ratio.trust_ratio_table`) before training
+  and after each run, on the same held-out batch;
+* the loss of every step, the learning rate, and the held-out accuracy at the end;
+* throughput (images/s over the timed steps, the first step excluded as warm-up) and
+  model-FLOPs utilization: ``flops_per_image × images/s / peak`` with
+  :func:`lec4lib.alexnet.alexnet_flops_per_image` (3× the forward FLOPs) and the
+  device's dense peak for the precision used (:data:`PEAK_TFLOPS`; ``--peak-tflops``
+  overrides; ``null`` on a device it does not know, e.g. a CPU);
+* provenance: device name, torch and CUDA versions, git commit (and whether the tree
+  had uncommitted changes), seed, wall time, UTC date, the command line.
+
+Data: structured synthetic ImageNet-shaped images (:func:`lec4lib.images.synthetic_images`),
+generated on the device, or ``--data PATH`` for an ImageFolder-style directory of real
+images (``PATH/<class>/<image>``, read by :class:`lec4lib.images.ImageFolder`).
+
+It writes ``<results-dir>/<name>/result.json`` and prints progress to stderr while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from ..alexnet import AlexNet, alexnet_flops_per_image, caffe_name
+from ..images import ImageFolder, synthetic_images
+from ..lars import LARS
+from ..trust_ratio import layerwise_param_groups, trust_ratio_table
+
+__all__ = ["ExperimentConfig", "run_experiment", "write_result", "load_results",
+           "peak_tflops", "PEAK_TFLOPS", "main"]
+
+#: Dense (no sparsity) peak TFLOP/s by GPU name fragment and precision, from NVIDIA's
+#: data sheets (A100 SXM; H100 SXM5; H200 SXM has H100's compute). TF32 and BF16 are
+#: tensor-core rates. Matched against ``torch.cuda.get_device_name()``; first match wins.
+PEAK_TFLOPS = {
+    "H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+    "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+    "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
+}
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ExperimentConfig:
+    """Settings of one run (every field is a command-line option of the same name).
+
+    Attributes
+    ----------
+    device : str
+        ``"cuda"``, ``"cuda:N"`` or ``"cpu"``.
+    batch_size : int
+        Images per step (``>= 1``).
+    steps : int
+        Optimizer steps per run (``>= 1``).
+    train_images, eval_images : int
+        Size of the training pool and of the held-out batch (``>= 1``; the held-out batch
+        also gives the trust-ratio tables).
+    lr_sgd, lr_lars : float
+        Peak learning rates (``> 0``).
+    momentum, weight_decay : float
+        Shared by both optimizers (``momentum`` in ``[0, 1)``, ``weight_decay >= 0``).
+    trust_coefficient : float
+        LARS's ``η`` (``> 0``).
+    warmup_steps : int
+        Linear warm-up length (``>= 0``); then the rate decays as ``(1 − t/steps)²``.
+    num_classes : int
+        Classes (``>= 2``).
+    precision : str
+        ``"fp32"``, ``"tf32"`` (CUDA matmuls in TF32) or ``"bf16"`` (autocast, CUDA only).
+    seed : int
+        Seed of initialization, data and batch order (``>= 0``).
+    data : str
+        ``"synthetic"`` or a path to an ImageFolder-style directory.
+    log_every : int
+        Print progress every this many steps (``>= 1``).
+    peak_tflops : float or None
+        Peak TFLOP/s for MFU; ``None`` looks the device up in :data:`PEAK_TFLOPS`.
+    """
+
+    device: str = "cpu"
+    batch_size: int = 4
+    steps: int = 2
+    train_images: int = 8
+    eval_images: int = 4
+    lr_sgd: float = 0.01
+    lr_lars: float = 2.0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    trust_coefficient: float = 0.001
+    warmup_steps: int = 0
+    num_classes: int = 1000
+    precision: str = "fp32"
+    seed: int = 0
+    data: str = "synthetic"
+    log_every: int = 1
+    peak_tflops: float | None = None
+
+    def validate(self) -> "ExperimentConfig":
+        """Raise ``ValueError`` naming the first invalid field; return ``self``."""
+        for name in ("batch_size", "steps", "train_images", "eval_images", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        for name in ("warmup_steps", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+        for name in ("lr_sgd", "lr_lars", "trust_coefficient"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        if not (0.0 <= self.momentum < 1.0):
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.precision not in ("fp32", "tf32", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'tf32' or 'bf16', got {self.precision!r}")
+        dev = torch.device(self.device)
+        if dev.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} was asked for but torch.cuda.is_available() "
+                             f"is False (torch {torch.__version__})")
+        if self.precision in ("tf32", "bf16") and dev.type != "cuda":
+            raise ValueError(f"precision {self.precision!r} needs a CUDA device; use 'fp32' on CPU")
+        if self.data != "synthetic" and not Path(self.data).is_dir():
+            raise ValueError(f"data must be 'synthetic' or an existing directory, got {self.data!r}")
+        if self.peak_tflops is not None and not (self.peak_tflops > 0):
+            raise ValueError(f"peak_tflops must be > 0 or None, got {self.peak_tflops!r}")
+        return self
+
+
+def peak_tflops(device_name: str, precision: str) -> float | None:
+    """Dense peak TFLOP/s of a GPU from :data:`PEAK_TFLOPS`, or ``None`` if unknown.
+
+    Examples
+    --------
+    >>> peak_tflops("NVIDIA H100 80GB HBM3", "bf16")
+    989.4
+    >>> peak_tflops("cpu", "fp32") is None
+    True
+    """
+    for key, table in PEAK_TFLOPS.items():
+        if key in device_name:
+            return table.get(precision)
+    return None
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=_REPO, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+    else:
+        name = platform.processor() or platform.machine() or "cpu"
+        name = f"CPU ({name}, {torch.get_num_threads()} torch threads)"
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "device_type": dev.type,
+        "device_name": name,
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "python_version": platform.python_version(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "seed": cfg.seed,
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+    }
+
+
+def _lr_factor(step: int, cfg: ExperimentConfig) -> float:
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    return (1.0 - step / cfg.steps) ** 2
+
+
+def _data(cfg: ExperimentConfig, dev: torch.device):
+    """Training pool and held-out batch, on the device."""
+    if cfg.data == "synthetic":
+        chunks_x, chunks_y = [], []
+        for k, start in enumerate(range(0, cfg.train_images, 256)):
+            n = min(256, cfg.train_images - start)
+            x, y = synthetic_images(n, num_classes=cfg.num_classes, seed=cfg.seed * 7919 + 1 + k,
+                                    class_seed=cfg.seed, device=dev)
+            chunks_x.append(x)
+            chunks_y.append(y)
+        xe, ye = synthetic_images(cfg.eval_images, num_classes=cfg.num_classes,
+                                  seed=cfg.seed * 7919, class_seed=cfg.seed, device=dev)
+        return torch.cat(chunks_x), torch.cat(chunks_y), xe, ye
+    folder = ImageFolder(cfg.data)
+    if len(folder.classes) > cfg.num_classes:
+        raise ValueError(f"data has {len(folder.classes)} classes > num_classes={cfg.num_classes}")
+    g = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(len(folder), generator=g).tolist()
+    if len(order) < 2:
+        raise ValueError("data must hold at least 2 images (train and held-out)")
+    n_eval = min(cfg.eval_images, len(order) // 2)
+    xe, ye = folder.batch(order[:n_eval])
+    xt, yt = folder.batch(order[n_eval:n_eval + cfg.train_images])
+    return xt.to(dev), yt.to(dev), xe.to(dev), ye.to(dev)
+
+
+def _table(model, x, y, seed):
+    return [{"name": r.name, "weight_norm": r.weight_norm, "grad_norm": r.grad_norm,
+             "ratio": r.ratio} for r in trust_ratio_table(model, x, y, seed=seed, name_map=caffe_name)]
+
+
+@torch.no_grad()
+def _accuracy(model, x, y, chunk: int = 256) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), chunk):
+        correct += int((model(x[i:i + chunk]).argmax(1) == y[i:i + chunk]).sum())
+    model.train()
+    return correct / len(x)
+
+
+def _train(label: str, model, opt, cfg: ExperimentConfig, xt, yt, dev) -> dict:
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    base = [g["lr"] for g in opt.param_groups]
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.precision == "bf16" else None
+    losses, lrs, step_times = [], [], []
+    diverged = False
+    model.train()
+    for step in range(cfg.steps):
+        factor = _lr_factor(step, cfg)
+        for g, lr in zip(opt.param_groups, base):
+            g["lr"] = lr * factor
+        idx = torch.randint(0, len(xt), (cfg.batch_size,), generator=gen).to(dev)
+        sync()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        if autocast is not None:
+            with autocast:
+                loss = F.cross_entropy(model(xt[idx]), yt[idx])
+        else:
+            loss = F.cross_entropy(model(xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+        sync()
+        step_times.append(time.perf_counter() - t0)
+        losses.append(value)
+        lrs.append(base[0] * factor)
+        if step % cfg.log_every == 0 or step == cfg.steps - 1:
+            rate = cfg.batch_size / step_times[-1]
+            _log(f"[{label}] step {step + 1}/{cfg.steps}  loss {value:.4f}  "
+                 f"lr {lrs[-1]:.4g}  {rate:.1f} images/s")
+        if not math.isfinite(value):
+            diverged = True
+            _log(f"[{label}] loss is not finite at step {step + 1}: stopping this run")
+            break
+    timed = step_times[1:] if len(step_times) > 1 else step_times
+    throughput = cfg.batch_size * len(timed) / sum(timed)
+    return {"loss": losses, "lr": lrs, "step_seconds": step_times, "diverged": diverged,
+            "images_per_second": throughput}
+
+
+def run_experiment(cfg: ExperimentConfig) -> dict:
+    """Train AlexNet with SGD and with LARS from one initialization; return the record.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        The settings (validated here).
+
+    Returns
+    -------
+    dict
+        ``config``, ``provenance`` (with ``wall_time_s``), ``flops_per_image``,
+        ``peak_tflops``, ``table_before`` and, under ``runs["sgd"]`` and
+        ``runs["lars"]``: ``loss``, ``lr``, ``step_seconds``, ``diverged``,
+        ``images_per_second``, ``mfu``, ``eval_accuracy``, ``table_after``.
+        Everything is plain JSON data.
+    """
+    cfg.validate()
+    t_start = time.perf_counter()
+    dev = torch.device(cfg.device)
+    if dev.type == "cuda" and cfg.precision == "tf32":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    prov = _provenance(cfg, dev)
+    _log(f"AlexNet large batch on {prov['device_name']}: batch {cfg.batch_size}, "
+         f"{cfg.steps} steps per optimizer, seed {cfg.seed}")
+    xt, yt, xe, ye = _data(cfg, dev)
+    _log(f"data: {cfg.data} ({len(xt)} training images, {len(xe)} held out)")
+    init = AlexNet(num_classes=cfg.num_classes, seed=cfg.seed).to(dev)
+    table_before = _table(init, xe, ye, cfg.seed)
+    peak = cfg.peak_tflops if cfg.peak_tflops is not None else (
+        peak_tflops(prov["device_name"], cfg.precision) if dev.type == "cuda" else None)
+    flops = alexnet_flops_per_image(cfg.num_classes, training=True)
+    runs = {}
+    for label in ("sgd", "lars"):
+        model = copy.deepcopy(init)
+        if label == "sgd":
+            opt = torch.optim.SGD(model.parameters(), lr=cfg.lr_sgd, momentum=cfg.momentum,
+                                  weight_decay=cfg.weight_decay)
+        else:
+            opt = LARS(layerwise_param_groups(model, cfg.weight_decay), lr=cfg.lr_lars,
+                       momentum=cfg.momentum, trust_coefficient=cfg.trust_coefficient)
+        rec = _train(label, model, opt, cfg, xt, yt, dev)
+        rec["mfu"] = None if peak is None else flops * rec["images_per_second"] / (peak * 1e12)
+        rec["eval_accuracy"] = _accuracy(model, xe, ye)
+        rec["table_after"] = _table(model, xe, ye, cfg.seed)
+        _log(f"[{label}] done: final loss {rec['loss'][-1]:.4f}, held-out accuracy "
+             f"{rec['eval_accuracy']:.3f}, {rec['images_per_second']:.1f} images/s"
+             + ("" if rec["mfu"] is None else f", MFU {100 * rec['mfu']:.1f}%"))
+        runs[label] = rec
+        del model, opt
+    prov["wall_time_s"] = time.perf_counter() - t_start
+    return {"experiment": "alexnet_large_batch", "config": asdict(cfg), "provenance": prov,
+            "flops_per_image": flops, "peak_tflops": peak, "table_before": table_before,
+            "runs": runs}
+
+
+def write_result(record: dict, results_dir, name: str) -> Path:
+    """Write ``record`` as ``<results_dir>/<name>/result.json``; return the file's path."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"name must be a plain folder name, got {name!r}")
+    folder = Path(results_dir) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "result.json"
+    path.write_text(json.dumps(record, indent=1, allow_nan=True) + "\n")
+    return path
+
+
+def load_results(results_dir, device_type: str | None = None) -> list[dict]:
+    """Every stored ``alexnet_large_batch`` record under ``results_dir``, newest first.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        Folder holding ``<name>/result.json`` files (missing folder: empty list).
+    device_type : str, optional
+        Keep only records run on this device type (``"cuda"`` for GPU runs).
+
+    Returns
+    -------
+    list of dict
+        Each record with its ``"path"`` added.
+    """
+    out = []
+    for path in sorted(Path(results_dir).glob("*/result.json")):
+        rec = json.loads(path.read_text())
+        if rec.get("experiment") != "alexnet_large_batch":
+            continue
+        if device_type is not None and rec["provenance"].get("device_type") != device_type:
+            continue
+        rec["path"] = str(path)
+        out.append(rec)
+    return sorted(out, key=lambda r: r["provenance"].get("date_utc", ""), reverse=True)
+
+
+def main(argv=None) -> int:
+    """Command-line entry point (``python -m lec4lib.experiments.alexnet_large_batch``)."""
+    d = ExperimentConfig()
+    p = argparse.ArgumentParser(prog="python -m lec4lib.experiments.alexnet_large_batch",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default=d.device, help="cuda, cuda:N or cpu")
+    for field in ("batch_size", "steps", "train_images", "eval_images", "warmup_steps",
+                  "num_classes", "seed", "log_every"):
+        p.add_argument("--" + field.replace("_", "-"), type=int, default=getattr(d, field))
+    for field in ("lr_sgd", "lr_lars", "momentum", "weight_decay", "trust_coefficient"):
+        p.add_argument("--" + field.replace("_", "-"), type=float, default=getattr(d, field))
+    p.add_argument("--precision", default=d.precision, choices=["fp32", "tf32", "bf16"])
+    p.add_argument("--data", default=d.data, help="'synthetic' or an ImageFolder-style directory")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="peak TFLOP/s for MFU (default: looked up for known GPUs)")
+    p.add_argument("--results-dir", default=str(_REPO / "results"))
+    p.add_argument("--name", default=None,
+                   help="results sub-folder (default alexnet_large_batch_<device>_<date>)")
+    a = p.parse_args(argv)
+    cfg = ExperimentConfig(**{k: v for k, v in vars(a).items() if k not in ("results_dir", "name")})
+    try:
+        cfg.validate()
+    except ValueError as err:
+        p.error(str(err))
+    record = run_experiment(cfg)
+    name = a.name or ("alexnet_large_batch_" + torch.device(cfg.device).type + "_"
+                      + _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    path = write_result(record, a.results_dir, name)
+    _log(f"wrote {path} (wall time {record['provenance']['wall_time_s']:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
