@@ -421,9 +421,9 @@ def adagrad_rms_identity(grads: np.ndarray, eta: float) -> tuple[np.ndarray, np.
     w = np.zeros(grads.shape[1:])
     ours = np.empty_like(grads)
     for t, g in enumerate(grads):
-        before = w.copy()
+        w[...] = 0.0                      # start each update at 0: the step is −w exactly
         opt.update(w, g)
-        ours[t] = before - w
+        ours[t] = -w
     T = np.arange(1, grads.shape[0] + 1).reshape((-1,) + (1,) * (grads.ndim - 1))
     rms = np.sqrt(np.cumsum(grads ** 2, axis=0) / T)
     return ours, (eta / np.sqrt(T)) * grads / rms
