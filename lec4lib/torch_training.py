@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,34 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["load_digits_tensors", "SmallCNN", "TrainHistory", "train", "evaluate"]
+__all__ = ["load_digits_tensors", "SmallCNN", "TrainHistory", "train", "evaluate", "torch_threads"]
+
+
+@contextmanager
+def torch_threads(n: int = 1):
+    """Run the block with ``torch.set_num_threads(n)``, then restore the previous count.
+
+    The models of the book are tiny: one thread is as fast as two, and far faster when
+    other processes compete for the cores (idle threads spin). Results do not depend on it
+    in practice, but the chapters and their claim tests use the same setting anyway.
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _check_seed(seed) -> int:

@@ -131,3 +131,15 @@ def test_train_rejects_bad_input(digits, kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         train(**args)
+
+
+def test_torch_threads_restores_and_validates():
+    from lec4lib.torch_training import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n must be"):
+        with torch_threads(0):
+            pass
