@@ -268,7 +268,8 @@ def torch_kernel_rounding(n: int = 20000, seed: int = 0) -> dict:
     * ``sqrt_torch_correct``: the same for ``torch.sqrt``;
     * ``add_alpha_fused``: fraction of ``torch.add(a, b, alpha=c)`` results equal to the
       once-rounded ``a + c·b`` (a fused multiply-add, computed exactly with fractions);
-    * ``add_alpha_unfused``: fraction equal to numpy's twice-rounded ``a + c*b``.
+    * ``add_alpha_unfused``: fraction equal to numpy's twice-rounded ``a + c*b``;
+    * ``numpy_unfused_exact``: fraction of numpy's ``a + c*b`` equal to the once-rounded value.
     """
     from fractions import Fraction
     from math import isqrt
@@ -302,7 +303,8 @@ def torch_kernel_rounding(n: int = 20000, seed: int = 0) -> dict:
     return {"sqrt_numpy_correct": float(np.mean(ns == exact)),
             "sqrt_torch_correct": float(np.mean(ts == exact)),
             "add_alpha_fused": float(np.mean(tsum == fused)),
-            "add_alpha_unfused": float(np.mean(tsum == a + c * b))}
+            "add_alpha_unfused": float(np.mean(tsum == a + c * b)),
+            "numpy_unfused_exact": float(np.mean(a + c * b == fused))}
 
 
 # --------------------------------------------------------------------- real-data problems
