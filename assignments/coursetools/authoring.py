@@ -122,6 +122,8 @@ def nbgrader_source(name: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
+    # lets `otter run` grade submissions of the nbgrader release too (it checks the name)
+    nb.metadata["otter"] = {"assignment_name": name}
     _stable_ids(nb)
     return nb
 

@@ -8,13 +8,13 @@ one line: passed, or failed with the exception's name only.
 
 from __future__ import annotations
 
-from nbconvert.preprocessors import Preprocessor
 from traitlets import Unicode
 
 from nbgrader import utils
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 
-class HideHiddenTests(Preprocessor):
+class HideHiddenTests(NbGraderPreprocessor):  # enabled by default, unlike nbconvert's
     """Strip hidden tests and test-cell tracebacks from autograded notebooks."""
 
     begin = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
@@ -45,4 +45,32 @@ class HideHiddenTests(Preprocessor):
             else:
                 text = "These tests passed.\n"
             cell.outputs = [{"output_type": "stream", "name": "stdout", "text": text}]
+        return cell, resources
+
+
+class LimitOutputLength(NbGraderPreprocessor):
+    """Cut every text output to at most ``max_chars`` characters.
+
+    nbgrader's ``LimitOutput`` counts lines, so one enormous line (``print('x' * 10**7)``)
+    would still reach the gradebook and the feedback whole.
+    """
+
+    from traitlets import Integer as _Integer
+
+    max_chars = _Integer(20_000).tag(config=True)
+
+    def _cut(self, text):
+        if isinstance(text, list):
+            text = "".join(text)
+        if len(text) <= self.max_chars:
+            return text
+        return text[: self.max_chars] + f"\n... [output cut: {len(text) - self.max_chars} more characters]\n"
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = self._cut(out["text"])
+            for mime, value in list(out.get("data", {}).items()):
+                if mime.startswith("text/") and isinstance(value, (str, list)):
+                    out["data"][mime] = self._cut(value)
         return cell, resources

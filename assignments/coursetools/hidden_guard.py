@@ -30,7 +30,7 @@ def _lec4_guard():
             _mod = str(getattr(_h, "__module__", None) or getattr(type(_h), "__module__", ""))
             if not _mod.startswith(("IPython", "ipykernel")):
                 raise RuntimeError("grading guard: an input or AST transformer was installed")
-    return True
+    return None
 def _lec4_call(fn, *args, **kwargs):
     import os as _o, sys as _s
     import importlib.util as _u

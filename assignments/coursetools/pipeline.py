@@ -60,6 +60,13 @@ def course_config(root: Path, *, timeout: int | None = None):
     from .feedback import HideHiddenTests
 
     extra.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import LimitOutput
+    from .feedback import LimitOutputLength
+
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    steps.insert(steps.index(LimitOutput) + 1, LimitOutputLength)
+    extra.Autograde.autograde_preprocessors = steps
     cfg.merge(extra)
     return cfg
 
