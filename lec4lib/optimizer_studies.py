@@ -18,7 +18,7 @@ from .optimizers import (Adagrad, Adam, HeavyBall, MomentumEMA, Nesterov, Optimi
 
 __all__ = ["quadratic_grad", "momentum_forms_gap", "ema_of_gradients", "stability_boundary",
            "measured_rate", "rate_between", "steps_to_tolerance", "direction_variance",
-           "simulate_noise_floor", "torch_trajectory", "logistic_smoothness", "logistic_hessian",
+           "simulate_noise_floor", "torch_trajectory",
            "adagrad_rms_identity", "scale_invariance_gap", "tuned_final_losses",
            "adam_step_ratio", "ulp_distance", "torch_kernel_rounding",
            "compare_optimizers", "ComparisonResult", "minimum_of"]
@@ -308,22 +308,6 @@ def torch_kernel_rounding(n: int = 20000, seed: int = 0) -> dict:
 
 
 # --------------------------------------------------------------------- real-data problems
-def logistic_hessian(objective, w) -> np.ndarray:
-    """Hessian ``Xᵀ diag(σ(z)(1 − σ(z))) X / N + l2·I`` of logistic regression at ``w``."""
-    from .objectives import sigmoid
-
-    X = objective.X
-    z = objective.y * (X @ np.asarray(w, dtype=float))
-    s = sigmoid(z)
-    return (X.T * (s * (1 - s))) @ X / X.shape[0] + objective.l2 * np.eye(X.shape[1])
-
-
-def logistic_smoothness(objective) -> float:
-    """Smoothness constant ``L = λ_max(XᵀX)/(4N) + l2`` of a logistic-regression objective."""
-    X = objective.X
-    return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1] / 4 + objective.l2)
-
-
 def minimum_of(objective, w0=None) -> tuple[np.ndarray, float]:
     """Minimiser and minimum of a smooth objective by scipy's L-BFGS (an independent reference)."""
     from scipy.optimize import minimize

@@ -18,7 +18,7 @@ def problem():
     X, y = load_breast_cancer_pm1(standardize=True)
     obj = LogisticRegression(X, y, l2=1e-2)
     w_star, f_star = st.minimum_of(obj)
-    return obj, st.logistic_smoothness(obj), w_star
+    return obj, obj.smoothness(), w_star
 
 
 # ---------------------------------------------------------------- slides "Momentum" 1 and 2
@@ -77,7 +77,7 @@ def test_ema_form_is_torch_sgd_also_under_schedule_heavy_ball_is_not(problem):
 # ---------------------------------------------------------------- slide "Momentum gradient descent" 1
 def test_momentum_gd_converges_at_theory_rate_and_beats_gd_on_breast_cancer(problem):
     obj, L, w_star = problem
-    curv = np.linalg.eigvalsh(st.logistic_hessian(obj, w_star))
+    curv = np.linalg.eigvalsh(obj.hessian(w_star))
     mu = curv[0]
     a_gd, _ = mt.gd_optimal(mu, L)
     a_hb, b_hb, r_hb = mt.heavy_ball_optimal(mu, L)
