@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lec4-setup
 MATHJAX := .cache/npm/node_modules/mathjax/es5/tex-mml-chtml.js
 
-.PHONY: help setup book book-fresh test test-fast serve sync check-sync bench clean distclean
+.PHONY: help setup book book-fresh test test-fast serve sync check-sync bench clean distclean homework-sources homework-release homework-grade
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,6 +51,17 @@ check-sync: setup  ## fail when a .ipynb is out of sync with its .md
 
 bench: setup  ## run every benchmark script (prints ratios and times)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+HW ?= hw1
+homework-sources: setup  ## regenerate assignments/source/hwK/hwK.ipynb from assignments/authoring/hwK.py
+	$(PY) assignments/grade.py sources
+
+homework-release: setup  ## release one assignment for students: make homework-release HW=hw1
+	$(PY) assignments/grade.py release $(HW)
+
+homework-grade: setup  ## collect, autograde, feedback, grades CSV: make homework-grade HW=hw1 SUBMISSIONS=dir-or.zip
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make homework-grade HW=hw1 SUBMISSIONS=folder-or.zip"; exit 2; }
+	$(PY) assignments/grade.py grade $(HW) "$(SUBMISSIONS)"
 
 clean:  ## remove the built site and caches
 	rm -rf _build .pytest_cache test-artifacts

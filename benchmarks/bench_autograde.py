@@ -1,0 +1,100 @@
+"""Seconds per autograded submission: the in-process pipeline against the nbgrader CLI.
+
+Both graders autograde the same correct hw1 submissions (copies of the instructor's
+answers filled into the release) in one temporary course directory:
+
+1. **in-process** — ``coursetools.pipeline.Course.autograde`` (nbgrader 0.9's
+   ``NbGraderAPI`` in this Python process), one call per submission;
+2. **CLI** — one ``nbgrader autograde hw1 --student S`` subprocess per student, the way a
+   shell loop over students would call it.
+
+Goal (issue 6): <= 3 s per submission on 2 cores and 100 submissions in <= 5 minutes.
+The 100-submission time is extrapolated linearly from the measured run (said so in the
+output) unless ``--n 100`` is given. Prints; never asserts (see ``benchmarks/README.md``).
+
+Usage::
+
+    python benchmarks/bench_autograde.py [--n 10] [--n-cli 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "assignments"))
+sys.path.insert(0, str(ROOT / "tests" / "grading"))
+
+from coursetools.pipeline import Course  # noqa: E402
+import submissions  # noqa: E402
+
+GOAL_PER_SUBMISSION_S = 3.0
+GOAL_100_S = 300.0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10, help="submissions graded in-process (default 10)")
+    parser.add_argument("--n-cli", type=int, default=3, help="submissions graded by the CLI (default 3)")
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.n_cli < 1:
+        raise SystemExit("--n and --n-cli must be >= 1")
+
+    tmp = Path(tempfile.mkdtemp(prefix="lec4-bench-autograde-"))
+    try:
+        course = Course(tmp / "course", log=lambda line: None)
+        release = course.release("hw1")
+        nb = submissions.fill(nbformat.read(release, as_version=4), submissions.solution_answers("hw1"))
+        subs = tmp / "subs"
+        for k in range(args.n + args.n_cli):
+            (subs / f"s{k:03d}").mkdir(parents=True)
+            (subs / f"s{k:03d}" / "hw1.ipynb").write_text(nbformat.writes(nb))
+        students = course.collect("hw1", subs)
+        inproc, cli = students[: args.n], students[args.n:]
+
+        start = time.perf_counter()
+        results = course.autograde("hw1", inproc)
+        t_in = (time.perf_counter() - start) / len(inproc)
+        if not all(r.score == 9.0 for r in results):
+            raise SystemExit(f"could not run: in-process scores {[r.score for r in results]}, expected 9")
+
+        # the CLI reads nbgrader_config.py from its working directory: the course's config
+        # plus this course's root and gradebook
+        (course.root / "nbgrader_config.py").write_text(
+            f"exec(open({str(ROOT / 'assignments' / 'nbgrader_config.py')!r}).read())\n"
+            f"c.CourseDirectory.root = {str(course.root)!r}\n"
+            f"c.CourseDirectory.db_url = 'sqlite:///{course.root / 'gradebook.db'}'\n")
+        nbgrader = [str(Path(sys.executable).parent / "nbgrader")]
+        start = time.perf_counter()
+        for student in cli:
+            subprocess.run(nbgrader + ["autograde", "hw1", "--student", student, "--force"],
+                           cwd=course.root, check=True, capture_output=True)
+        t_cli = (time.perf_counter() - start) / len(cli)
+        cli_scores = [course.score("hw1", s)[0] for s in cli]
+        if cli_scores != [9.0] * len(cli):
+            raise SystemExit(f"could not run: CLI scores {cli_scores}, expected 9")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    verdict = "ok" if t_in <= GOAL_PER_SUBMISSION_S else "OVER GOAL"
+    print(f"in-process autograde: {t_in:.2f} s per submission ({args.n} submissions) "
+          f"[goal <= {GOAL_PER_SUBMISSION_S:.0f} s: {verdict}]")
+    print(f"nbgrader CLI, one call per student: {t_cli:.2f} s per submission ({args.n_cli} submissions)")
+    print(f"ratio CLI / in-process: {t_cli / t_in:.2f}x")
+    extrapolated = 100 * t_in
+    how = "measured" if args.n >= 100 else f"extrapolated linearly from {args.n}"
+    verdict = "ok" if extrapolated <= GOAL_100_S else "OVER GOAL"
+    print(f"100 submissions in-process: {extrapolated:.0f} s ({how}) [goal <= {GOAL_100_S:.0f} s: {verdict}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The website never publishes homework solutions, hidden tests or model answers.
+
+Scans every text file of the built site (``_build/html``, written by ``make book``; set
+``LEC4_SITE`` to scan another build) for the distinctive lines of each assignment's
+solutions, hidden tests and written model answers, and for the grading markers.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from coursetools import authoring
+import secrets as course_secrets
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = Path(os.environ.get("LEC4_SITE", ROOT / "_build" / "html")).resolve()
+TEXT_SUFFIXES = {".html", ".htm", ".txt", ".md", ".ipynb", ".py", ".json", ".js", ".xml", ".rst"}
+
+pytestmark = pytest.mark.slow  # needs the built book (make test builds it first)
+
+
+def _site_texts():
+    if not (SITE / "index.html").exists() and not any(SITE.glob("*.html")):
+        pytest.fail(f"no built site at {SITE}: run `make book` first (or set LEC4_SITE)")
+    for path in sorted(SITE.rglob("*")):
+        if path.is_file() and path.suffix in TEXT_SUFFIXES:
+            raw = path.read_text(encoding="utf-8", errors="replace")
+            if path.suffix in (".html", ".htm"):
+                raw = re.sub(r"<(style|script)\b.*?</\1>", "", raw, flags=re.S | re.I)
+                raw = html.unescape(re.sub(r"<[^>]+>", "", raw))
+            yield path, raw
+
+
+def test_site_has_no_solution_hidden_test_or_model_answer():
+    secrets = {name: course_secrets.secret_lines(name) for name in authoring.assignment_names()}
+    assert all(len(s) > 10 for s in secrets.values())
+    scanned = 0
+    for path, text in _site_texts():
+        scanned += 1
+        for marker in course_secrets.MARKERS:
+            assert marker not in text, f"{marker!r} published in {path.relative_to(SITE)}"
+        for name, lines in secrets.items():
+            leaked = [line for line in lines if line in text]
+            assert not leaked, f"{path.relative_to(SITE)} publishes {name} secrets: {leaked[:3]}"
+    assert scanned > 5, f"only {scanned} text files under {SITE}"
+
+
+def test_homework_page_is_published():
+    page = SITE / "chapters" / "homework.html"
+    if not page.exists():
+        pytest.fail(f"{page} missing: run `make book` first (or set LEC4_SITE)")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+    for name in authoring.assignment_names():
+        assert f"Homework {name[2:]}" in text
