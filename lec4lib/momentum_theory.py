@@ -130,7 +130,7 @@ def heavy_ball_optimal(mu: float, L: float) -> tuple[float, float, float]:
         raise ValueError(f"L must be >= mu, got L={L}, mu={mu}")
     sk = np.sqrt(L / mu)
     rate = (sk - 1) / (sk + 1)
-    return 4.0 / (np.sqrt(L) + np.sqrt(mu)) ** 2, float(rate ** 2), float(rate)
+    return float(4.0 / (np.sqrt(L) + np.sqrt(mu)) ** 2), float(rate ** 2), float(rate)
 
 
 def quadratic_spectrum(kappa: float, d: int = 20, mu: float = 1.0) -> np.ndarray:
