@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from coursetools import authoring
-import secrets as course_secrets
+import hidden_text as course_secrets
 import submissions
 
 NAMES = ("hw1", "hw2", "hw3")
@@ -184,6 +184,10 @@ import torch
 def adam_step(w, g, m, v, t, lr, beta1, beta2, eps, bias_correction=True):
     if t < 1:
         raise ValueError("t must be >= 1")
+    if not bias_correction:  # torch.optim.Adam always corrects
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        return w - lr * m / (np.sqrt(v) + eps), m, v
     p = torch.tensor(w, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)
     st = opt.state[p]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from coursetools import authoring
-import secrets as course_secrets
+import hidden_text as course_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("LEC4_SITE", ROOT / "_build" / "html")).resolve()
