@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["perceptron_loss", "perceptron_subgradient", "PerceptronRun", "sgd_perceptron",
-           "classic_perceptron", "margin_and_radius"]
+           "classic_perceptron", "margin_and_radius", "is_linearly_separable", "accuracy"]
 
 _AT_ZERO = ("mistake", "correct")
 
@@ -108,6 +108,8 @@ class PerceptronRun:
         Average of ``w`` over all visited samples (the averaged perceptron).
     path : ndarray, shape (n_mistakes + 1, d)
         ``w`` after each update (starting from ``w0``).
+    w_per_epoch : ndarray, shape (epochs_run, d)
+        ``w`` at the end of each pass.
     """
 
     w: np.ndarray
@@ -116,6 +118,7 @@ class PerceptronRun:
     converged: bool
     w_avg: np.ndarray
     path: np.ndarray
+    w_per_epoch: np.ndarray
 
 
 def _orders(N, epochs, seed, shuffle):
@@ -166,7 +169,7 @@ def sgd_perceptron(X, y, lr: float = 1.0, epochs: int = 100, seed: int = 0, shuf
     w = np.zeros(d) if w0 is None else np.array(w0, dtype=float)
     if w.shape != (d,):
         raise ValueError(f"w0 must have shape ({d},), got {w.shape}")
-    path, per_epoch, w_sum, visits = [w.copy()], [], np.zeros(d), 0
+    path, per_epoch, w_sum, visits, ends = [w.copy()], [], np.zeros(d), 0, []
     for order in _orders(N, epochs, seed, shuffle):
         mistakes = 0
         for n in order:
@@ -178,10 +181,12 @@ def sgd_perceptron(X, y, lr: float = 1.0, epochs: int = 100, seed: int = 0, shuf
             w_sum += w
             visits += 1
         per_epoch.append(mistakes)
+        ends.append(w.copy())
         if mistakes == 0:
             break
     return PerceptronRun(w=w, n_mistakes=len(path) - 1, mistakes_per_epoch=np.array(per_epoch),
-                         converged=per_epoch[-1] == 0, w_avg=w_sum / visits, path=np.array(path))
+                         converged=per_epoch[-1] == 0, w_avg=w_sum / visits, path=np.array(path),
+                         w_per_epoch=np.array(ends))
 
 
 def classic_perceptron(X, y, epochs: int = 100, seed: int = 0, shuffle: bool = True) -> PerceptronRun:
@@ -206,7 +211,7 @@ def classic_perceptron(X, y, epochs: int = 100, seed: int = 0, shuffle: bool = T
     epochs = _check_epochs(epochs)
     N, d = X.shape
     w = np.zeros(d)
-    path, per_epoch, w_sum, visits = [w.copy()], [], np.zeros(d), 0
+    path, per_epoch, w_sum, visits, ends = [w.copy()], [], np.zeros(d), 0, []
     for order in _orders(N, epochs, seed, shuffle):
         mistakes = 0
         for n in order:
@@ -217,10 +222,12 @@ def classic_perceptron(X, y, epochs: int = 100, seed: int = 0, shuffle: bool = T
             w_sum += w
             visits += 1
         per_epoch.append(mistakes)
+        ends.append(w.copy())
         if mistakes == 0:
             break
     return PerceptronRun(w=w, n_mistakes=len(path) - 1, mistakes_per_epoch=np.array(per_epoch),
-                         converged=per_epoch[-1] == 0, w_avg=w_sum / visits, path=np.array(path))
+                         converged=per_epoch[-1] == 0, w_avg=w_sum / visits, path=np.array(path),
+                         w_per_epoch=np.array(ends))
 
 
 def margin_and_radius(X, y, u):
@@ -253,3 +260,44 @@ def margin_and_radius(X, y, u):
         raise ValueError(f"u does not separate the data (min margin {gamma:.3g} <= 0)")
     R = float(np.max(np.linalg.norm(X, axis=1)))
     return R, gamma, (R / gamma) ** 2
+
+
+def is_linearly_separable(X, y) -> bool:
+    """Whether some ``w`` has ``y_n wᵀx_n > 0`` for all ``n`` (a hyperplane through the origin).
+
+    Decided exactly as a linear-programming feasibility problem: find ``w`` with
+    ``y_n wᵀx_n >= 1`` for all ``n`` (any strict separator can be scaled to satisfy it),
+    solved by SciPy's HiGHS.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+    y : array_like, shape (N,), values in {−1, +1}
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_linearly_separable(np.array([[1.0], [-2.0]]), np.array([1.0, -1.0]))
+    True
+    >>> is_linearly_separable(np.array([[1.0], [2.0]]), np.array([1.0, -1.0]))
+    False
+    """
+    from scipy.optimize import linprog
+
+    X, y = _xy(X, y)
+    N, d = X.shape
+    res = linprog(np.zeros(d), A_ub=-(y[:, None] * X), b_ub=-np.ones(N),
+                  bounds=[(None, None)] * d, method="highs")
+    if res.status not in (0, 2):
+        raise RuntimeError(f"linprog failed: {res.message}")
+    return res.status == 0
+
+
+def accuracy(w, X, y) -> float:
+    """Fraction of examples with ``y_n wᵀx_n > 0`` (a point on the boundary counts as an error)."""
+    X, y = _xy(X, y)
+    return float(np.mean(y * (X @ np.asarray(w, dtype=float)) > 0))
