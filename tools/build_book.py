@@ -12,6 +12,11 @@ Otherwise it builds incrementally (a warm build).
 The build runs ``jupyter-book build <book> -W -n --keep-going``: any warning, a broken
 reference or a raising cell (``nb_execution_raise_on_error``) makes it exit non-zero.
 
+The kernels of the build start with ``numpy.set_printoptions(legacy="1.25")`` (an IPython
+startup file in a build-private ``IPYTHONDIR``): NumPy 2 writes a scalar's text/plain as
+``np.float64(0.5)``, which ``{glue:text}`name:.3f``` cannot format (a warning, so a failed
+build; MyST-NB issue #610). The legacy repr is ``0.5``; the values are unchanged.
+
 Usage::
 
     python tools/build_book.py [--book DIR] [--output DIR] [--watch PATH ...] [--fresh]
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
@@ -32,6 +38,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STAMP = ".lec4-build-ok"
 STALE = [".jupyter_cache", ".doctrees", "html", "jupyter_execute"]
+KERNEL_STARTUP = """\
+# Written by tools/build_book.py for the book build's kernels only (see its docstring).
+try:
+    import numpy as _np
+    _np.set_printoptions(legacy="1.25")   # text/plain of np.float64(0.5) is "0.5" again
+    del _np
+except ImportError:
+    pass
+"""
+
+
+def kernel_environment(build_dir: Path) -> dict[str, str]:
+    """The build's environment: a private IPYTHONDIR whose startup file sets NumPy's repr."""
+    ipython_dir = build_dir / ".ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-numpy-scalar-repr.py").write_text(KERNEL_STARTUP)
+    return dict(os.environ, IPYTHONDIR=str(ipython_dir))
 
 
 def fingerprint(paths: list[Path]) -> str:
@@ -51,6 +75,7 @@ def fingerprint(paths: list[Path]) -> str:
         except metadata.PackageNotFoundError:
             pass
     h.update(platform.python_version().encode())
+    h.update(KERNEL_STARTUP.encode())
     return h.hexdigest()
 
 
@@ -81,7 +106,7 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     if quiet:
         cmd.append("-q")
     t0 = time.perf_counter()
-    rc = subprocess.call(cmd)
+    rc = subprocess.call(cmd, env=kernel_environment(build_dir))
     print(f"[build_book] jupyter-book exited {rc} after {time.perf_counter() - t0:.1f} s", flush=True)
     if rc == 0:
         build_dir.mkdir(exist_ok=True)

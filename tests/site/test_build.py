@@ -97,20 +97,24 @@ def test_a_library_change_is_never_hidden_by_the_execution_cache(tmp_path):
         ```{{code-cell}} ipython3
         import sys
         sys.path.insert(0, {str(lib)!r})
+        import numpy as np
         import tinymod
         from myst_nb import glue
         with open({str(runs)!r}, "a") as log:   # one line per execution of this page
             log.write("executed\\n")
         glue("libvalue", tinymod.VALUE, display=False)
+        glue("libscaled", np.float64(tinymod.VALUE) / 1000, display=False)  # a NumPy 2 scalar
         ```
 
-        The library says {{glue:text}}`libvalue`.
+        The library says {{glue:text}}`libvalue`, or {{glue:text}}`libscaled:.2f` thousand.
         """)
     html = book / "_build" / "html" / "page.html"
 
     res = build(book, lib)
     assert res.returncode == 0, show(res)
     assert '<span class="pasted-text">271828</span>' in html.read_text(), show(res)
+    # A NumPy scalar formatted by {glue:text} (the build sets NumPy's legacy scalar repr).
+    assert '<span class="pasted-text">271.83</span>' in html.read_text(), show(res)
     assert runs.read_text().count("executed") == 1
 
     # The notebook text is unchanged, so jupyter-cache would serve the old outputs.
@@ -120,6 +124,7 @@ def test_a_library_change_is_never_hidden_by_the_execution_cache(tmp_path):
     assert "[build_book] cold build (watched library files changed)" in res.stdout, show(res)
     text = html.read_text()
     assert '<span class="pasted-text">314159</span>' in text, show(res)
+    assert '<span class="pasted-text">314.16</span>' in text, show(res)
     assert "271828" not in text
     assert runs.read_text().count("executed") == 2
 
