@@ -129,7 +129,9 @@ def _as_param(w) -> np.ndarray:
 class SGD(Optimizer):
     """Plain (stochastic) gradient descent: ``w ← w − α g``.
 
-    torch mapping: ``torch.optim.SGD(params, lr=α)`` gives identical iterates (bit for bit).
+    torch mapping: ``torch.optim.SGD(params, lr=α)`` gives the same iterates up to rounding
+    (torch's CPU kernel computes ``w + (−α)g`` with a fused multiply-add, so last bits can
+    differ; chapter 08 measures this).
 
     Parameters
     ----------
@@ -276,9 +278,9 @@ class Adagrad(Optimizer):
     ``G_t = G_{t−1} + g_t²``,  ``w_{t+1} = w_t − η g_t / √(G_t + ε)``  (per coordinate).
 
     torch mapping: ``torch.optim.Adagrad(params, lr=η, eps=0, initial_accumulator_value=ε)``
-    gives identical iterates, bit for bit (torch adds its ``eps`` *outside* the root;
-    starting its sum at ``ε`` puts it inside). Torch's default ``eps=1e-10`` outside the
-    root is a slightly different method.
+    is the same method: identical in exact arithmetic, equal up to rounding in floating point
+    (torch adds its ``eps`` *outside* the root; starting its sum at ``ε`` puts it inside).
+    Torch's default ``eps=1e-10`` outside the root is a slightly different method.
 
     Parameters
     ----------
@@ -310,9 +312,11 @@ class Adam(Optimizer):
     ``m_t = β₁ m_{t−1} + (1−β₁) g_t``, ``v_t = β₂ v_{t−1} + (1−β₂) g_t²``,
     ``m̂_t = m_t/(1−β₁ᵗ)``, ``v̂_t = v_t/(1−β₂ᵗ)``, ``w ← w − α m̂_t/(√v̂_t + ε)``.
 
-    torch mapping: ``torch.optim.Adam(params, lr=α, betas=(β₁, β₂), eps=ε)`` gives identical
-    iterates, bit for bit, on CPU (the arithmetic below follows torch's single-tensor
-    kernel operation by operation).
+    torch mapping: ``torch.optim.Adam(params, lr=α, betas=(β₁, β₂), eps=ε)`` is the same
+    method. The arithmetic below follows torch's single-tensor CPU path operation by
+    operation, so the iterates agree to the last bit or two, but not always bit for bit:
+    torch's kernels fuse multiply-adds (``lerp``, ``addcmul``) and its vectorised ``sqrt``
+    is not always correctly rounded, neither of which numpy reproduces (chapter 08).
 
     Parameters
     ----------

@@ -53,7 +53,6 @@ def test_numpy_adam_matches_torch_adam_to_rounding(problem, dtype, rel):
         Adam(0.01), lambda p: torch.optim.Adam(p, lr=0.01),
         lambda w: problem.minibatch_grad(w.astype(float), next(stream)), np.zeros(30), 500, dtype=dtype)
     assert np.max(np.abs(ours - theirs)) <= rel * np.max(np.abs(theirs))
-    assert np.array_equal(ours[1], theirs[1]) or dtype == "float32"   # step 1: bit for bit in float64
 
 
 def test_numpy_cannot_reproduce_fused_multiply_add_rounding():
