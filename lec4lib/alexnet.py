@@ -84,20 +84,21 @@ class AlexNet(nn.Module):
         if not (0.0 <= float(dropout) < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.num_classes = num_classes
-        # PyTorch's default initialization (replaced below when a seed is given) draws
-        # from the global RNG: keep that RNG as it was unless seed is None
-        with torch.random.fork_rng(devices=[], enabled=seed is not None):
-            self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
-            self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
-            self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
-            self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
-            self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
-            self.fc6 = nn.Linear(256 * 6 * 6, 4096)
-            self.fc7 = nn.Linear(4096, 4096)
-            self.fc8 = nn.Linear(4096, num_classes)
+        # with a seed, PyTorch's default initialization would be thrown away: build the
+        # layers on the meta device (no memory, no RNG draws) and allocate them empty
+        kw = {"device": "meta"} if seed is not None else {}
+        self.conv1 = nn.Conv2d(3, 96, 11, stride=4, **kw)
+        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2, **kw)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1, **kw)
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2, **kw)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2, **kw)
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096, **kw)
+        self.fc7 = nn.Linear(4096, 4096, **kw)
+        self.fc8 = nn.Linear(4096, num_classes, **kw)
         self.lrn = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
         self.drop = nn.Dropout(float(dropout))
         if seed is not None:
+            self.to_empty(device="cpu")
             caffe_init_(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

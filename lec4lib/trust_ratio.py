@@ -69,7 +69,8 @@ def trust_ratio_table(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, see
         Maps PyTorch parameter names to displayed names (e.g.
         :func:`lec4lib.alexnet.caffe_name`).
     reverse : bool, default True
-        List the output layer first, as the slide does.
+        List the layers output first, as the slide does (within a layer, the
+        parameters keep their order: weight, then bias).
 
     Returns
     -------
@@ -80,7 +81,7 @@ def trust_ratio_table(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, see
     >>> lin = nn.Linear(3, 2)
     >>> rows = trust_ratio_table(lin, torch.ones(4, 3), torch.tensor([0, 1, 0, 1]))
     >>> [r.name for r in rows]
-    ['bias', 'weight']
+    ['weight', 'bias']
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -99,7 +100,13 @@ def trust_ratio_table(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, see
     model.train(was_training)
     rows = [TrustRow(name_map(n) if name_map else n, float(p.detach().norm()), float(g.norm()))
             for (n, p), g in zip(named, grads)]
-    return rows[::-1] if reverse else rows
+    if not reverse:
+        return rows
+    # output layer first, each layer's tensors in their own order (weight, then bias)
+    layers: dict[str, list[TrustRow]] = {}
+    for (n, _), row in zip(named, rows):
+        layers.setdefault(n.rpartition(".")[0], []).append(row)
+    return [row for layer in reversed(list(layers.values())) for row in layer]
 
 
 def ratio_spread(rows: list[TrustRow]) -> float:

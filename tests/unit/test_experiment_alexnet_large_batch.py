@@ -33,7 +33,7 @@ def test_command_line_run_writes_result_with_provenance(tmp_path, root):
     assert prov["git_commit"] == head.stdout.strip()
     assert prov["seed"] == 0 and prov["wall_time_s"] > 0 and prov["date_utc"].startswith("20")
     assert rec["config"]["batch_size"] == 2 and rec["peak_tflops"] is None
-    assert len(rec["table_before"]) == 16 and rec["table_before"][0]["name"] == "fc8.1"
+    assert len(rec["table_before"]) == 16 and rec["table_before"][0]["name"] == "fc8.0"
     for label in ("sgd", "lars"):
         run = rec["runs"][label]
         assert len(run["loss"]) == 2 and all(v > 0 for v in run["loss"])
