@@ -190,3 +190,12 @@ def test_ratio_spread_and_markdown():
         ratio_spread(rows[:1])
     md = table_markdown(rows[:2], {"a": (2.0, 1.0, 2)})
     assert md.count("\n") == 3 and "| a | 2.000 | 1.000000 | 2 | 2.000 | 1.000000 | 2 |" in md
+
+
+def test_write_image_folder_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="num_classes"):
+        write_image_folder(tmp_path, num_classes=1)
+    with pytest.raises(ValueError, match="per_class"):
+        write_image_folder(tmp_path, per_class=0)
+    with pytest.raises(ValueError, match="image_size"):
+        write_image_folder(tmp_path, image_size=3)
