@@ -3,7 +3,7 @@
 Run it on a GPU (full scale)::
 
     python -m lec4lib.experiments.alexnet_large_batch --device cuda --batch-size 4096 \\
-        --steps 300 --train-images 65536 --name alexnet_b4096_h100
+        --steps 300 --warmup-steps 30 --train-images 16384 --name alexnet_b4096
 
 and at tiny scale on a CPU (what the book and the tests do)::
 
@@ -84,7 +84,8 @@ class ExperimentConfig:
         Optimizer steps per run (``>= 1``).
     train_images, eval_images : int
         Size of the training pool and of the held-out batch (``>= 1``; the held-out batch
-        also gives the trust-ratio tables).
+        also gives the trust-ratio tables). Both live on the device: 618 kB per image
+        (3×227×227 float32), e.g. 10 GB for 16384 images.
     lr_sgd, lr_lars : float
         Peak learning rates (``> 0``).
     momentum, weight_decay : float
