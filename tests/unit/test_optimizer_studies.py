@@ -40,3 +40,9 @@ def test_stability_boundary_of_plain_gd_is_two_over_lambda():
 def test_bad_input_is_rejected(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(st).failed == 0
