@@ -9,8 +9,10 @@
 4. :meth:`Course.feedback` — HTML feedback without hidden tests or their tracebacks;
 5. :meth:`Course.export_grades` — a CSV with one row per collected submission.
 
-Nothing is lost: a submission nbgrader cannot grade (unreadable notebook, kernel death,
-missing notebook) still gets a gradebook entry with score 0 and a status in the CSV.
+Nothing is lost: a kernel that dies is restarted and the other cells are still graded
+(:mod:`coursetools.execution`, flagged in the CSV); a submission nbgrader cannot grade
+(unreadable notebook, repeated kernel deaths, missing notebook) still gets a gradebook
+entry with score 0 and a status in the CSV.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ def course_config(root: Path, *, timeout: int | None = None):
 
     steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
     steps.insert(steps.index(LimitOutput) + 1, LimitOutputLength)
+    from nbgrader.preprocessors import Execute
+    from .execution import ExecuteSurvivingKernelDeath
+
+    steps[steps.index(Execute)] = ExecuteSurvivingKernelDeath
     extra.Autograde.autograde_preprocessors = steps
     cfg.merge(extra)
     return cfg
@@ -226,6 +232,10 @@ class Course:
                 if not out["success"]:
                     status = "failed: " + _reason(out.get("error", "") + "\n" + out.get("log", ""))
                     self._record_zero(name, student)
+                else:
+                    graded = self.root / "autograded" / student / name / f"{name}.ipynb"
+                    if graded.exists() and '"ename": "KernelDied"' in graded.read_text(encoding="utf-8"):
+                        flags.append("kernel died in a cell (restarted; that cell failed)")
             score, max_score = self.score(name, student)
             seconds = time.perf_counter() - start
             results.append(GradeResult(student, score, max_score, status, seconds, flags))

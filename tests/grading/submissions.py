@@ -129,8 +129,8 @@ KINDS = {
     "infinite_loop": (_answers(minibatches="def minibatches(n, batch_size, rng):\n    while True:\n        pass\n"),
                       None, "hw1.ipynb", 4, "minibatches never returns: its cell and sgd's time out, the rest pass"),
     "kernel_death": (_answers(sgd="import os\ndef sgd(*args, **kwargs):\n    os._exit(1)\n"),
-                     None, "hw1.ipynb", 0,
-                     "the kernel dies in the sgd tests: recorded with 0, status 'failed: kernel died'"),
+                     None, "hw1.ipynb", 6,
+                     "the kernel dies in the sgd tests: that cell fails, the kernel is restarted, the rest counts"),
     "enormous_output": (_answers(step_size="print('x' * 2_000_000)\nfor _ in range(20_000):\n    print('spam')\n"
                                  + solution_answers()["step_size"]),
                         None, "hw1.ipynb", 9, "correct, but prints megabytes"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,18 @@ def test_homework_page_is_published():
     text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
     for name in authoring.assignment_names():
         assert f"Homework {name[2:]}" in text
+
+
+def test_scan_catches_a_leaked_hidden_test(tmp_path, monkeypatch):
+    """The scan itself can fail: a page quoting one hidden-test line (HTML-escaped and
+    split by highlighting spans, as Sphinx would render it) is caught."""
+    line = sorted(course_secrets.secret_lines("hw2"))[0]
+    half = len(line) // 2
+    page = (f"<html><body><pre><span>{html.escape(line[:half])}</span>"
+            f"<span>{html.escape(line[half:])}</span></pre></body></html>")
+    (tmp_path / "index.html").write_text(page)
+    for k in range(6):
+        (tmp_path / f"p{k}.html").write_text("<p>nothing</p>")
+    monkeypatch.setattr(sys.modules[__name__], "SITE", tmp_path)
+    with pytest.raises(AssertionError, match="publishes hw2 secrets"):
+        test_site_has_no_solution_hidden_test_or_model_answer()
