@@ -102,8 +102,10 @@ def test_lamb_step_is_the_adam_update_rescaled_per_layer():
 def test_sgd_relative_steps_differ_across_layers_lars_equalizes_them():
     (x_tr, y_tr), _ = load_digits_tensors(seed=0)
     rows = trust_ratio_table(SmallCNN(seed=0), x_tr[:1024], y_tr[:1024], seed=0)
-    rel = [1.0 / r.ratio for r in rows]
-    assert max(rel) / min(rel) > 10          # SGD: one rate, unequal relative steps
+    rel = [1.0 / r.ratio for r in rows if r.name.endswith("weight")]
+    assert len(rel) == 4
+    assert max(rel) / min(rel) > 3           # SGD: one rate, unequal relative steps
+    assert max(rel) > 4 * (1.0 * 0.01)       # the largest exceeds LARS's γη = 0.01 by > 4x
 
 
 @pytest.mark.slow
