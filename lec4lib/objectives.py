@@ -262,7 +262,7 @@ class LogisticRegression(_FiniteSum):
         w = self._w(w)
         s = sigmoid(self.X @ w)
         D = s * (1.0 - s)
-        return (self.X.T * D) @ self.X / self.n_samples + self.l2 * np.eye(self.n_features)
+        return self.X.T @ (self.X * D[:, None]) / self.n_samples + self.l2 * np.eye(self.n_features)
 
     def smoothness(self) -> float:
         """A global smoothness constant ``L = λ_max(XᵀX)/(4N) + l2`` (the Hessian never exceeds it)."""

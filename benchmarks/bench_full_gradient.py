@@ -1,0 +1,73 @@
+"""One full logistic-regression gradient pass against numpy's copy bandwidth over the same matrix.
+
+The full gradient ``∇f(w) = (1/N) Xᵀ r(Xw) + λw`` must read every entry of ``X`` at least
+once, so its speed is bounded by memory bandwidth. The peer, measured in the same run on
+the same matrix, is ``np.copyto(dst, X)`` (read X, write a copy). Both are expressed as
+bytes of ``X`` processed per second (``X.nbytes / time``); the ratio line prints
+``gradient / copy`` (target >= 0.80, i.e. the gradient is at least 80% as fast as copying
+the matrix). Also printed for reference: the naive two-pass gradient ``Xᵀ r(Xw)``, which
+reads ``X`` from memory twice (lec4lib processes ``X`` in cache-sized row blocks instead).
+
+BLAS is limited to one thread for both (the copy is single-threaded in numpy), so the
+comparison is per core. Never asserts (benchmarks/README.md).
+
+Usage::
+
+    python benchmarks/bench_full_gradient.py [--n 200000] [--d 100] [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from lec4lib.data import make_logistic_data
+from lec4lib.objectives import LogisticRegression, sigmoid
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--d", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=15)
+    args = ap.parse_args()
+
+    X, y, _ = make_logistic_data(args.n, args.d, seed=0)
+    obj = LogisticRegression(X, y, l2=1e-4)
+    w = np.random.default_rng(1).standard_normal(args.d) * 0.1
+    dst = np.empty_like(X)
+    gb = X.nbytes / 1e9
+
+    def naive():
+        r = -y * sigmoid(-y * (X @ w))
+        return r @ X / args.n + 1e-4 * w
+
+    assert np.allclose(naive(), obj.grad(w), rtol=1e-10, atol=1e-14)  # same result (sanity, not a timing)
+    with threadpool_limits(limits=1):
+        t_copy = best_time(lambda: np.copyto(dst, X), args.repeats)
+        t_grad = best_time(lambda: obj.grad(w), args.repeats)
+        t_naive = best_time(naive, args.repeats)
+    print(f"matrix {args.n} x {args.d} float64 = {X.nbytes / 2**20:.0f} MiB; median of {args.repeats}, 1 BLAS thread")
+    print(f"numpy copy:             {t_copy * 1e3:7.2f} ms  {gb / t_copy:6.2f} GB/s of X")
+    print(f"lec4lib full gradient:  {t_grad * 1e3:7.2f} ms  {gb / t_grad:6.2f} GB/s of X")
+    print(f"naive two-pass gradient:{t_naive * 1e3:7.2f} ms  {gb / t_naive:6.2f} GB/s of X")
+    print(f"full gradient vs copy bandwidth: lec4lib {gb / t_grad:.2f} GB/s, numpy copy {gb / t_copy:.2f} GB/s, "
+          f"ratio {t_copy / t_grad:.2f} (target >= 0.80)")
+    print(f"naive two-pass vs copy bandwidth: ratio {t_copy / t_naive:.2f}")
+
+
+if __name__ == "__main__":
+    main()
