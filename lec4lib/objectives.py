@@ -17,6 +17,7 @@ the minibatch gradient over all ``N`` samples. The logistic loss is evaluated wi
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = ["LogisticRegression", "LeastSquares", "log1pexp", "sigmoid"]
 
@@ -44,9 +45,8 @@ def sigmoid(z):
     >>> float(sigmoid(-1000.0))
     0.0
     """
-    z = np.asarray(z, dtype=float)
-    e = np.exp(-np.abs(z))  # in (0, 1]
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # scipy's expit evaluates exp only where it cannot overflow: finite, warning-free for any z
+    return expit(np.asarray(z, dtype=float))
 
 
 class _FiniteSum:
@@ -316,8 +316,13 @@ class LogisticRegression(_FiniteSum):
 
     @staticmethod
     def _dloss(z, y):
-        # d/dz log(1 + exp(-y z)) = -y / (1 + exp(y z)) = -y * sigmoid(-y z)
-        return -y * sigmoid(-y * z)
+        # d/dz log(1 + exp(-y z)) = -y / (1 + exp(y z)) = -y σ(-y z) = y (σ(y z) - 1),
+        # computed in place on one temporary (this is the inner loop of the full gradient)
+        r = np.multiply(y, z)
+        expit(r, out=r)
+        r -= 1.0
+        r *= y
+        return r
 
 
 class LeastSquares(_FiniteSum):
