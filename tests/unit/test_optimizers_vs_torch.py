@@ -18,7 +18,7 @@ from lec4lib.objectives import LeastSquares
 from lec4lib.optimizer_studies import torch_trajectory
 from lec4lib.optimizers import SGD, Adagrad, Adam, HeavyBall, MomentumEMA, Nesterov
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=50, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -42,7 +42,7 @@ rel_steps = st_.floats(0.01, 1.0)      # step as a fraction of the stable range 
 n_steps = st_.integers(1, 30)
 
 
-def _close(a, b, rtol=1e-10):
+def _close(a, b, rtol=1e-12):
     scale = max(1.0, float(np.max(np.abs(b))))
     assert np.max(np.abs(a - b)) <= rtol * scale, np.max(np.abs(a - b))
 
