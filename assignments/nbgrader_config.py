@@ -12,6 +12,8 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+# Test cells a student deleted are put back (edited ones are always overwritten).
+c.OverwriteCells.add_missing_cells = True
 # Every cell gets at most this many seconds when autograding; a cell that runs longer
 # is interrupted (it fails) and the following cells still run.
 c.Execute.timeout = 30

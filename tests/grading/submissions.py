@@ -138,12 +138,13 @@ KINDS = {
                           "numpy comparisons faked: the guard fails every test cell after it"),
     "monkeypatch_assert": (_answers(loss_and_grad=PATCH_ASSERT), None, "hw1.ipynb", 0,
                            "asserts stripped by an input transformer: the guard fails every test cell"),
-    "deleted_test_cell": (_answers(loss_and_grad=WRONG_GRADIENT_SIGN),
-                          lambda nb: _delete_cell(nb, "loss_and_grad_tests"), "hw1.ipynb", 3,
-                          "the deleted cell is restored from the gradebook: wrong gradient loses loss (3) and sgd (3)"),
+    "deleted_test_cell": (_answers(), lambda nb: _delete_cell(nb, "loss_and_grad_tests"), "hw1.ipynb", 9,
+                          "correct; the deleted test cell is put back from the gradebook and passes "
+                          "(left out, it would score 6)"),
     "edited_test_cell": (_answers(loss_and_grad=WRONG_GRADIENT_SIGN),
                          lambda nb: _edit_cell(nb, "loss_and_grad_tests", "pass"), "hw1.ipynb", 3,
-                         "the edited cell is restored from the gradebook: as deleted_test_cell"),
+                         "the edited cell is overwritten from the gradebook: the wrong gradient loses "
+                         "loss (3) and sgd (3) (kept as edited, it would score 6)"),
     "renamed_notebook": (_answers(), None, "hw1 (1).ipynb", 9, "collected under its canonical name, flagged"),
     "malformed_notebook": (None, "malformed", "hw1.ipynb", 0, "not JSON: recorded with 0, status failed"),
     "delegates_to_lec4lib": (_answers(loss_and_grad='''
