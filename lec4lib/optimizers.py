@@ -96,6 +96,9 @@ class Optimizer:
             raise ValueError(f"gradient has shape {g.shape}, parameters have shape {w.shape}")
         if not self.state:
             self._init_state(w)
+            # scratch space: the updates below write into these instead of allocating
+            # temporaries (same operations in the same order, so the same rounding)
+            self._buf = (np.empty_like(w), np.empty_like(w))
         lr = self.lr_at(self.t)
         self.t += 1
         self._update(w, g, lr)
@@ -148,7 +151,8 @@ class SGD(Optimizer):
     name = "SGD"
 
     def _update(self, w, g, lr):
-        w -= lr * g
+        b = np.multiply(g, lr, out=self._buf[0])
+        w -= b
 
 
 class MomentumEMA(Optimizer):
@@ -185,10 +189,10 @@ class MomentumEMA(Optimizer):
         self.state = {"v": np.zeros_like(w)}
 
     def _update(self, w, g, lr):
-        v = self.state["v"]
+        v, b = self.state["v"], self._buf[0]
         v *= self.beta
-        v += (1.0 - self.beta) * g
-        w -= lr * v
+        v += np.multiply(g, 1.0 - self.beta, out=b)
+        w -= np.multiply(v, lr, out=b)
 
 
 class HeavyBall(Optimizer):
@@ -224,7 +228,7 @@ class HeavyBall(Optimizer):
     def _update(self, w, g, lr):
         v = self.state["v"]
         v *= self.beta
-        v += lr * g
+        v += np.multiply(g, lr, out=self._buf[0])
         w -= v
 
 
@@ -268,7 +272,7 @@ class Nesterov(Optimizer):
     def _update(self, w, g, lr):
         v = self.state["v"]
         v *= self.beta
-        v += lr * g
+        v += np.multiply(g, lr, out=self._buf[0])
         w -= v
 
 
@@ -300,10 +304,12 @@ class Adagrad(Optimizer):
         self.state = {"G": np.full_like(w, self.eps)}   # G_0 = ε puts ε inside the root
 
     def _update(self, w, g, lr):
-        G = self.state["G"]
-        G += g * g
+        G, (b0, b1) = self.state["G"], self._buf
+        G += np.multiply(g, g, out=b0)
         # torch: param.addcdiv_(grad, sqrt(G), value=-lr), i.e. w + (−lr)·g / √G
-        w += ((-lr) * g) / np.sqrt(G)
+        np.multiply(g, -lr, out=b0)
+        b0 /= np.sqrt(G, out=b1)
+        w += b0
 
 
 class Adam(Optimizer):
@@ -350,23 +356,32 @@ class Adam(Optimizer):
         m, v = self.state["m"], self.state["v"]
         t = float(self.t)
         # m ← lerp(m, g, 1 − β₁), computed as torch's lerp kernel does
+        b0, b1 = self._buf
         wt = 1.0 - self.beta1
+        np.subtract(g, m, out=b0)
         if wt < 0.5:
-            m += wt * (g - m)
+            b0 *= wt
+            m += b0
         else:
-            m[...] = g - (g - m) * (1.0 - wt)
+            b0 *= 1.0 - wt
+            np.subtract(g, b0, out=m)
         # v ← β₂ v + (1 − β₂) g²   (torch: mul_ then addcmul_)
         v *= self.beta2
-        v += ((1.0 - self.beta2) * g) * g
+        np.multiply(g, 1.0 - self.beta2, out=b0)
+        b0 *= g
+        v += b0
         if self.bias_correction:
             bc1 = 1.0 - self.beta1 ** t
             bc2_sqrt = (1.0 - self.beta2 ** t) ** 0.5
         else:
             bc1 = bc2_sqrt = 1.0
         step_size = lr / bc1
-        denom = np.sqrt(v) / bc2_sqrt
+        denom = np.sqrt(v, out=b1)
+        denom /= bc2_sqrt
         denom += self.eps
-        w += ((-step_size) * m) / denom
+        np.multiply(m, -step_size, out=b0)
+        b0 /= denom
+        w += b0
 
 
 #: name → class, for building optimizers from configuration
