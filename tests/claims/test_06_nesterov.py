@@ -64,6 +64,7 @@ def test_nesterov_kills_the_steepest_mode_heavy_ball_rings_at_sqrt_beta():
         assert mt.nesterov_radius(1.0, b, [1.0]) == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_tuned_heavy_ball_beats_tuned_nesterov_on_quadratics():
     kappa = 100.0
     lam = mt.quadratic_spectrum(kappa, d=40)
