@@ -115,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold build  {cold:8.1f} s  exit {rc_cold}  {mark(cold, COLD_BUILD_BUDGET_S)}")
     print(f"warm build  {warm:8.1f} s  exit {rc_warm}  (nothing changed; "
           f"{len(reexecuted)} notebooks re-executed{': ' + ', '.join(reexecuted) if reexecuted else ''})")
+    for name in ("cold", "warm"):   # what tools/build_book.py decided, and why
+        for line in (output / f"{name}-build.log").read_text().splitlines():
+            if line.startswith(("[build_book] cold build", "[build_book] warm build")):
+                print(f"  {name}: {line}")
+                break
     for rc, name in ((rc_cold, "cold"), (rc_warm, "warm")):
         if rc != 0:
             tail = (output / f"{name}-build.log").read_text().splitlines()[-25:]
