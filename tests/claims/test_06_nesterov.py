@@ -67,8 +67,8 @@ def test_nesterov_kills_the_steepest_mode_heavy_ball_rings_at_sqrt_beta():
 @pytest.mark.slow
 def test_tuned_heavy_ball_beats_tuned_nesterov_on_quadratics():
     kappa = 100.0
-    lam = mt.quadratic_spectrum(kappa, d=40)
-    A, B = np.meshgrid(np.linspace(0.02, 4.0, 600) / kappa, np.linspace(0.0, 0.99, 400))
+    lam = mt.quadratic_spectrum(kappa, d=20)
+    A, B = np.meshgrid(np.linspace(0.5, 4.0, 400) / kappa, np.linspace(0.3, 0.99, 400))
     best_hb = float(np.min(mt.heavy_ball_radius(A, B, lam)))
     best_nag = float(np.min(mt.nesterov_radius(A, B, lam)))
     assert best_hb == pytest.approx((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1), rel=2e-3)
