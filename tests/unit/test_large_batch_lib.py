@@ -1,0 +1,205 @@
+"""Unit tests of lec4lib.batch_size, lec4lib.sharpness, lec4lib.large_batch, lec4lib.data_parallel:
+small exact cases and the validation of every public function."""
+
+import math
+import multiprocessing
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lec4lib import batch_size as bsz
+from lec4lib import data_parallel as dpl
+from lec4lib import large_batch as lb
+from lec4lib import sharpness as sh
+
+
+# --- batch_size -------------------------------------------------------------------------
+
+def test_variance_is_exact_for_two_point_population():
+    # gradients ±1: a batch of b with replacement has E(mean²) = 1/b exactly
+    G = torch.tensor([[1.0], [-1.0]])
+    r = bsz.gradient_variance_vs_batch_size(G, [1, 2, 4, 8], n_draws=20000, seed=1)
+    np.testing.assert_allclose(r["predicted"], [1, 0.5, 0.25, 0.125])
+    np.testing.assert_allclose(r["measured"], r["predicted"], rtol=0.05)
+    r = bsz.gradient_variance_vs_batch_size(G, [2], n_draws=10, replace=False)
+    assert r["measured"] == [0.0] and r["predicted"] == [0.0]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"per_sample_grads": torch.zeros(1, 3)}, "per_sample_grads"),
+    ({"batch_sizes": []}, "batch_sizes"), ({"batch_sizes": [0]}, "batch_sizes"),
+    ({"batch_sizes": [5], "replace": False}, "<= 4"),
+    ({"n_draws": 1}, "n_draws"), ({"seed": -1}, "seed")])
+def test_variance_rejects_bad_input(kwargs, match):
+    args = {"per_sample_grads": torch.randn(4, 3), "batch_sizes": [1, 2]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        bsz.gradient_variance_vs_batch_size(**args)
+
+
+def test_loglog_slope_and_saturation_validate():
+    assert bsz.loglog_slope([1, 10, 100], [5.0, 50.0, 500.0]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="> 0"):
+        bsz.loglog_slope([1, 2], [0.0, 1.0])
+    with pytest.raises(ValueError, match="equal length"):
+        bsz.loglog_slope([1, 2], [1.0])
+    with pytest.raises(ValueError, match="fraction"):
+        bsz.saturation_batch_size([1, 2], [1.0, 2.0], fraction=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        bsz.saturation_batch_size([], [])
+
+
+def test_per_sample_gradients_of_least_squares_by_hand():
+    lin = nn.Linear(3, 1, bias=False)
+    x, y = torch.randn(5, 3), torch.randn(5, 1)
+    G = bsz.per_sample_gradients(lin, (x, y), loss_fn=F.mse_loss)
+    w = lin.weight.detach()[0]
+    np.testing.assert_allclose(G.numpy(), (2 * ((x @ w)[:, None] - y) * x).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="model"):
+        bsz.per_sample_gradients("net", (x, y))
+    with pytest.raises(ValueError, match="data"):
+        bsz.per_sample_gradients(lin, (x, y[:2]))
+
+
+def test_flops_memory_and_throughput_validate_and_are_sane():
+    lin = nn.Linear(4, 3)
+    assert bsz.flops_per_step(lin, (4,), 3, num_classes=3) == 3 * bsz.flops_per_step(lin, (4,), 1, num_classes=3)
+    with pytest.raises(ValueError, match="input_shape"):
+        bsz.flops_per_step(lin, (), 1)
+    with pytest.raises(ValueError, match="batch_size"):
+        bsz.flops_per_step(lin, (4,), 0)
+    with pytest.raises(ValueError, match="at least two"):
+        bsz.memory_per_sample(lin, (4,), batch_sizes=(2, 2), num_classes=3)
+    r = bsz.throughput_vs_batch_size(lin, (4,), [1, 8], repeats=1, min_time=0.0, num_classes=3)
+    assert len(r["samples_per_s"]) == 2 and min(r["samples_per_s"]) > 0
+    with pytest.raises(ValueError, match="repeats"):
+        bsz.throughput_vs_batch_size(lin, (4,), [1], repeats=0)
+    with pytest.raises(ValueError, match="min_time"):
+        bsz.throughput_vs_batch_size(lin, (4,), [1], min_time=-1)
+
+
+# --- sharpness --------------------------------------------------------------------------
+
+def test_hvp_and_power_iteration_on_a_known_quadratic():
+    torch.manual_seed(0)
+    X = torch.randn(50, 6, dtype=torch.float64)
+    lin = nn.Linear(6, 1, bias=False).double()
+    data = (X, torch.zeros(50, 1, dtype=torch.float64))
+    H = 2 / 50 * X.T @ X                                  # Hessian of mean squared error
+    v = torch.randn(6, dtype=torch.float64)
+    torch.testing.assert_close(sh.hessian_vector_product(lin, data, v, loss_fn=F.mse_loss), H @ v)
+    torch.testing.assert_close(sh.exact_hessian(lin, data, loss_fn=F.mse_loss), H)
+    r = sh.top_hessian_eigenvalue(lin, data, loss_fn=F.mse_loss, iters=1000, tol=1e-10)
+    assert r.converged and r.eigenvalue == pytest.approx(float(torch.linalg.eigvalsh(H)[-1]), rel=1e-9)
+    assert len(r.history) == r.iterations
+
+
+def test_sharpness_rejects_bad_input():
+    lin = nn.Linear(2, 1)
+    data = (torch.zeros(3, 2), torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="iters"):
+        sh.top_hessian_eigenvalue(lin, data, iters=0, loss_fn=F.mse_loss)
+    with pytest.raises(ValueError, match="tol"):
+        sh.top_hessian_eigenvalue(lin, data, tol=0, loss_fn=F.mse_loss)
+    with pytest.raises(ValueError, match="seed"):
+        sh.top_hessian_eigenvalue(lin, data, seed=-1, loss_fn=F.mse_loss)
+    with pytest.raises(ValueError, match="data"):
+        sh.top_hessian_eigenvalue(lin, (torch.zeros(3, 2), torch.zeros(2, 1)))
+    with pytest.raises(ValueError, match="vector"):
+        sh.hessian_vector_product(lin, data, torch.zeros(5), loss_fn=F.mse_loss)
+    with pytest.raises(ValueError, match="at most 5000"):
+        sh.exact_hessian(nn.Linear(100, 100), (torch.zeros(1, 100), torch.zeros(1, 100)), F.mse_loss)
+    frozen = nn.Linear(2, 1).requires_grad_(False)
+    with pytest.raises(ValueError, match="require grad"):
+        sh.exact_hessian(frozen, data, F.mse_loss)
+
+
+# --- large_batch ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,match", [((0.0, 16, 32, "linear"), "base_lr"), ((0.1, 0, 32, "linear"), "base_batch"),
+                                        ((0.1, 16, -1, "linear"), "batch_size"), ((0.1, 16, 32, "cube"), "rule")])
+def test_scaled_lr_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        lb.scaled_lr(*args)
+
+
+def test_max_stable_batch_rejects_bad_curvature():
+    with pytest.raises(ValueError, match="curvature"):
+        lb.max_stable_batch(0.1, 16, 0.0, "linear")
+
+
+@pytest.mark.parametrize("kwargs,match", [({"batch_sizes": [0]}, "batch_sizes"),
+                                          ({"batch_sizes": [2000]}, "batch_sizes"),
+                                          ({"rules": ("cube",)}, "rule"), ({"epochs": 0}, "epochs"),
+                                          ({"seeds": (-1,)}, "seeds"), ({"warmup_epochs": 99}, "warmup"),
+                                          ({"sharpness_iters": -1}, "sharpness_iters"),
+                                          ({"sharpness_examples": 0}, "sharpness_examples"),
+                                          ({"momentum": 1.0}, "momentum")])
+def test_sweep_rejects_bad_input(kwargs, match):
+    args = {"batch_sizes": [16]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        lb.batch_size_sweep(**args)
+
+
+def test_sweep_shares_identical_runs_and_records_lr():
+    recs = lb.batch_size_sweep([64], rules=("none", "sqrt", "linear"), base_lr=0.05, base_batch=64,
+                               epochs=1, seeds=(0,))
+    assert [r["lr"] for r in recs] == [0.05, 0.05, 0.05]
+    assert len({r["test_accuracy"] for r in recs}) == 1 and recs[0]["steps"] == math.ceil(1347 / 64)
+
+
+@pytest.mark.parametrize("kwargs,match", [({"batch_sizes": []}, "batch_sizes"), ({"lr": 0}, "lr"),
+                                          ({"steps": 0}, "steps"), ({"sharpness_iters": 0}, "sharpness_iters"),
+                                          ({"sharpness_examples": 2000}, "sharpness_examples")])
+def test_sharpness_vs_batch_size_rejects_bad_input(kwargs, match):
+    args = {"batch_sizes": [16]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        lb.sharpness_vs_batch_size(**args)
+
+
+def test_least_squares_curvatures_validate():
+    with pytest.raises(ValueError, match="2-D"):
+        lb.least_squares_curvatures(np.zeros(3))
+
+
+# --- data_parallel ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,match", [({"world_size": 0}, "world_size"),
+                                          ({"per_worker_batch": 0}, "per_worker_batch"),
+                                          ({"world_size": 2, "per_worker_batch": 700}, "1347"),
+                                          ({"lr": 0}, "learning rate"), ({"dtypes": ("float16",)}, "dtypes"),
+                                          ({"timeout_s": 0}, "timeout_s"), ({"seed": -1}, "seed")])
+def test_data_parallel_check_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dpl.run_data_parallel_check(**kwargs)
+
+
+def test_data_parallel_check_times_out_instead_of_hanging():
+    before = set(multiprocessing.active_children())
+    with pytest.raises(TimeoutError, match="did not finish"):
+        dpl.run_data_parallel_check(world_size=2, per_worker_batch=4, timeout_s=0.5)
+    assert not (set(multiprocessing.active_children()) - before)
+
+
+def test_free_port_and_global_batch():
+    port = dpl.free_port()
+    assert 1024 <= port <= 65535
+    x, y = dpl.global_batch(0, 10)
+    x2, y2 = dpl.global_batch(0, 20)
+    assert torch.equal(x, x2[:10]) and torch.equal(y, y2[:10])   # workers' slices are stable
+    with pytest.raises(ValueError, match="batch_size"):
+        dpl.global_batch(0, 0)
+
+
+@pytest.mark.parametrize("module", ["batch_size", "sharpness", "large_batch", "data_parallel", "torch_training"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(f"lec4lib.{module}"))
+    assert tried > 0 and failures == 0
