@@ -106,6 +106,10 @@ class ExperimentConfig:
         Print progress every this many steps (``>= 1``).
     peak_tflops : float or None
         Peak TFLOP/s for MFU; ``None`` looks the device up in :data:`PEAK_TFLOPS`.
+    exclude_bias : bool
+        Leave biases out of LARS's layer-wise scaling (and out of its weight decay);
+        default ``False``: every tensor is scaled, as in You et al. 2017 for AlexNet,
+        whose table lists the biases too.
     """
 
     device: str = "cpu"
@@ -125,6 +129,7 @@ class ExperimentConfig:
     data: str = "synthetic"
     log_every: int = 1
     peak_tflops: float | None = None
+    exclude_bias: bool = False
 
     def validate(self) -> "ExperimentConfig":
         """Raise ``ValueError`` naming the first invalid field; return ``self``."""
@@ -161,6 +166,8 @@ class ExperimentConfig:
             raise ValueError(f"precision {self.precision!r} needs a CUDA device; use 'fp32' on CPU")
         if self.data != "synthetic" and not Path(self.data).is_dir():
             raise ValueError(f"data must be 'synthetic' or an existing directory, got {self.data!r}")
+        if not isinstance(self.exclude_bias, bool):
+            raise ValueError(f"exclude_bias must be True or False, got {self.exclude_bias!r}")
         if self.peak_tflops is not None and not (self.peak_tflops > 0):
             raise ValueError(f"peak_tflops must be > 0 or None, got {self.peak_tflops!r}")
         return self
@@ -344,7 +351,9 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
             opt = torch.optim.SGD(model.parameters(), lr=cfg.lr_sgd, momentum=cfg.momentum,
                                   weight_decay=cfg.weight_decay)
         else:
-            opt = LARS(layerwise_param_groups(model, cfg.weight_decay), lr=cfg.lr_lars,
+            groups = layerwise_param_groups(model, cfg.weight_decay,
+                                            exclude_bias_and_norm=cfg.exclude_bias)
+            opt = LARS(groups, lr=cfg.lr_lars,
                        momentum=cfg.momentum, trust_coefficient=cfg.trust_coefficient)
         rec = _train(label, model, opt, cfg, xt, yt, dev)
         rec["mfu"] = None if peak is None else flops * rec["images_per_second"] / (peak * 1e12)
@@ -414,6 +423,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=d.data, help="'synthetic' or an ImageFolder-style directory")
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="peak TFLOP/s for MFU (default: looked up for known GPUs)")
+    p.add_argument("--exclude-bias", action="store_true",
+                   help="leave biases out of LARS's scaling and weight decay")
     p.add_argument("--results-dir", default=str(_REPO / "results"))
     p.add_argument("--name", default=None,
                    help="results sub-folder (default alexnet_large_batch_<device>_<date>)")

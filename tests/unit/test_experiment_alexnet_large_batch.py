@@ -55,7 +55,7 @@ def test_command_line_run_writes_result_with_provenance(tmp_path, root):
 def test_run_on_an_image_folder_with_peak_gives_mfu(tmp_path):
     folder = write_image_folder(tmp_path / "imgs", num_classes=2, per_class=2, image_size=240)
     cfg = ExperimentConfig(batch_size=2, steps=2, train_images=2, eval_images=2, num_classes=2,
-                           data=str(folder), peak_tflops=1.0, log_every=5)
+                           data=str(folder), peak_tflops=1.0, log_every=5, exclude_bias=True)
     rec = run_experiment(cfg)
     run = rec["runs"]["lars"]
     assert run["mfu"] == pytest.approx(rec["flops_per_image"] * run["images_per_second"] / 1e12)
@@ -71,6 +71,7 @@ def test_run_on_an_image_folder_with_peak_gives_mfu(tmp_path):
     (dict(device="tpu"), "device"), (dict(data="/no/such/folder"), "data"),
     (dict(num_classes=1), "num_classes"), (dict(seed=-1), "seed"),
     (dict(warmup_steps=-2), "warmup_steps"), (dict(peak_tflops=0.0), "peak_tflops"),
+    (dict(exclude_bias=1), "exclude_bias"),
 ])
 def test_config_rejects_bad_settings(kw, match):
     with pytest.raises(ValueError, match=match):
