@@ -116,7 +116,8 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        params = {k: v for k, v in vars(self).items() if k not in ("state", "t")}
+        params = {k: v for k, v in vars(self).items()
+                  if k not in ("state", "t") and not k.startswith("_")}
         args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
 

@@ -111,3 +111,9 @@ def test_momentum_forms_and_nesterov_by_hand():
     nag = run(Nesterov(0.5, 0.5), lambda w: w, [1.0], 2)[:, 0]
     # v1 = 0.5·∇f(1) = 0.5, w1 = 0.5; look-ahead 0.5 − 0.25 = 0.25: v2 = 0.25 + 0.125, w2 = 0.125
     np.testing.assert_allclose(nag, [1.0, 0.5, 0.125])
+
+
+def test_repr_shows_hyper_parameters_only():
+    opt = Adam(lr=0.1)
+    opt.update(np.zeros(3), np.ones(3))
+    assert repr(opt) == "Adam(beta1=0.9, beta2=0.999, eps=1e-08, bias_correction=True, lr=0.1)"
