@@ -28,21 +28,25 @@ from lec4lib.data import make_logistic_data
 from lec4lib.objectives import LogisticRegression, sigmoid
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def interleaved_medians(fns, repeats: int):
+    """Median time of each function, timed in turn (a, b, c, a, b, c, ...) so that all of
+    them see the same machine load; one warm-up call each first."""
+    for fn in fns:
         fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    ts = [[] for _ in fns]
+    for _ in range(repeats):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in ts]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--d", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--repeats", type=int, default=21)
     args = ap.parse_args()
 
     X, y, _ = make_logistic_data(args.n, args.d, seed=0)
@@ -57,10 +61,10 @@ def main() -> None:
 
     assert np.allclose(naive(), obj.grad(w), rtol=1e-10, atol=1e-14)  # same result (sanity, not a timing)
     with threadpool_limits(limits=1):
-        t_copy = best_time(lambda: np.copyto(dst, X), args.repeats)
-        t_grad = best_time(lambda: obj.grad(w), args.repeats)
-        t_naive = best_time(naive, args.repeats)
-    print(f"matrix {args.n} x {args.d} float64 = {X.nbytes / 2**20:.0f} MiB; median of {args.repeats}, 1 BLAS thread")
+        t_copy, t_grad, t_naive = interleaved_medians(
+            [lambda: np.copyto(dst, X), lambda: obj.grad(w), naive], args.repeats)
+    print(f"matrix {args.n} x {args.d} float64 = {X.nbytes / 2**20:.0f} MiB; median of {args.repeats} "
+          f"interleaved runs, 1 BLAS thread; gradient blocks of {obj.BLOCK_BYTES // 1024} KiB")
     print(f"numpy copy:             {t_copy * 1e3:7.2f} ms  {gb / t_copy:6.2f} GB/s of X")
     print(f"lec4lib full gradient:  {t_grad * 1e3:7.2f} ms  {gb / t_grad:6.2f} GB/s of X")
     print(f"naive two-pass gradient:{t_naive * 1e3:7.2f} ms  {gb / t_naive:6.2f} GB/s of X")
