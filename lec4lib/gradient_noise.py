@@ -76,7 +76,24 @@ def all_subsets_mean_gradient(objective, w, batch_size: int, max_subsets: int = 
 
 
 def gradient_spread(objective, w) -> float:
-    """``σ² = (1/N) Σ_n ‖∇f_n(w) − ∇f(w)‖²``, the total variance of one sampled gradient."""
+    """``σ² = (1/N) Σ_n ‖∇f_n(w) − ∇f(w)‖²``, the total variance of one sampled gradient.
+
+    Parameters
+    ----------
+    objective : lec4lib.objectives.LogisticRegression or LeastSquares
+    w : array_like, shape (d,)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lec4lib.objectives import LeastSquares
+    >>> gradient_spread(LeastSquares(np.eye(2), np.array([1.0, -1.0])), np.zeros(2))
+    0.5
+    """
     G = objective.per_sample_grads(w)
     return float(np.mean(np.sum((G - G.mean(axis=0)) ** 2, axis=1)))
 
@@ -146,8 +163,27 @@ def sample_minibatch_gradients(objective, w, batch_size: int, n_draws: int, seed
 
 def minibatch_variance_measured(objective, w, batch_size: int, n_draws: int, seed: int = 0,
                                 replace: bool = False) -> float:
-    """Monte Carlo estimate of ``E‖g_B − ∇f(w)‖²`` from ``n_draws`` minibatches (see
-    :func:`sample_minibatch_gradients` for the parameters)."""
+    """Monte Carlo estimate of ``E‖g_B − ∇f(w)‖²`` from ``n_draws`` minibatches.
+
+    Parameters
+    ----------
+    objective, w, batch_size, n_draws, seed, replace
+        As in :func:`sample_minibatch_gradients`.
+
+    Returns
+    -------
+    float
+        The mean of ``‖g_B − ∇f(w)‖²`` over the draws; compare with
+        :func:`minibatch_variance_theory`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lec4lib.objectives import LeastSquares
+    >>> obj = LeastSquares(np.eye(3), np.array([1.0, 2.0, 3.0]))
+    >>> minibatch_variance_measured(obj, np.zeros(3), 3, n_draws=5)  # b = N: no noise
+    0.0
+    """
     draws = sample_minibatch_gradients(objective, w, batch_size, n_draws, seed, replace)
     full = objective.grad(w)
     return float(np.mean(np.sum((draws - full) ** 2, axis=1)))

@@ -88,3 +88,19 @@ def test_perceptron_rejects_bad_input():
         perceptron_subgradient(np.zeros(2), X[0], 0)
     with pytest.raises(ValueError, match="w0"):
         sgd_perceptron(X, y, w0=np.ones(3))
+
+
+def test_more_validation_and_separability():
+    from lec4lib.perceptron import accuracy, is_linearly_separable
+    with pytest.raises(ValueError, match="repeats"):
+        time_gradients([100], batch_size=10, repeats=0)
+    X, y, u = make_separable_data(50, 2, 0.1, seed=0)
+    with pytest.raises(ValueError, match="u must be a nonzero"):
+        margin_and_radius(X, y, np.zeros(2))
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        accuracy(np.ones(2), X[0], y[:1])
+    assert accuracy(u, X, y) == 1.0 and accuracy(-u, X, y) == 0.0
+    # XOR through the origin is not separable; the LP must say so
+    Xx = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+    assert not is_linearly_separable(Xx, np.array([1.0, 1.0, -1.0, -1.0]))
+    assert is_linearly_separable(X, y)
