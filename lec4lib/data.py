@@ -87,6 +87,12 @@ def load_digits_pm1(positive=(0,), negative=None, standardize: bool = True):
     -------
     X : ndarray, shape (n, 64)
     y : ndarray, shape (n,), values in {−1, +1}
+
+    Examples
+    --------
+    >>> X, y = load_digits_pm1(positive=[0, 1, 2, 3, 4])
+    >>> X.shape, int((y == 1).sum())
+    ((1797, 64), 901)
     """
     from sklearn.datasets import load_digits
 
@@ -206,6 +212,12 @@ def make_separable_data(n_samples: int, n_features: int, margin: float, seed: in
     y : ndarray, shape (N,), values in {−1, +1}
     u : ndarray, shape (d,)
         The unit separating direction.
+
+    Examples
+    --------
+    >>> X, y, u = make_separable_data(20, 2, margin=0.1, seed=0)
+    >>> bool(np.min(y * (X @ u)) >= 0.1), bool(np.max(np.linalg.norm(X, axis=1)) <= 1.0)
+    (True, True)
     """
     N = _positive_int("n_samples", n_samples)
     d = _positive_int("n_features", n_features, minimum=2)
@@ -242,6 +254,12 @@ def train_test_split_seeded(X, y, test_fraction: float = 0.25, seed: int = 0):
     Returns
     -------
     X_train, X_test, y_train, y_test : ndarray
+
+    Examples
+    --------
+    >>> parts = train_test_split_seeded(np.zeros((8, 2)), np.arange(8.0), 0.25, seed=0)
+    >>> [p.shape[0] for p in parts]
+    [6, 2, 6, 2]
     """
     X = np.asarray(X)
     y = np.asarray(y)

@@ -82,6 +82,11 @@ def second_moment_recursion(lr, mu: float, sigma: float, n_steps: int, w0: float
     Returns
     -------
     ndarray, shape (n_steps + 1,)
+
+    Examples
+    --------
+    >>> second_moment_recursion(0.5, mu=1.0, sigma=1.0, n_steps=2).tolist()  # 1 → 1/4 + 1/4 → …
+    [1.0, 0.5, 0.375]
     """
     mu, sigma = _check(mu, sigma)
     T = _steps(n_steps)

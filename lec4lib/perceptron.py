@@ -159,6 +159,13 @@ def sgd_perceptron(X, y, lr: float = 1.0, epochs: int = 100, seed: int = 0, shuf
     Returns
     -------
     PerceptronRun
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = sgd_perceptron(np.array([[1.0, 0.0], [-1.0, 0.5]]), np.array([1.0, -1.0]))
+    >>> run.converged, run.n_mistakes, run.w.tolist()
+    (True, 1, [1.0, 0.0])
     """
     X, y = _xy(X, y)
     lr = float(lr)
@@ -206,6 +213,12 @@ def classic_perceptron(X, y, epochs: int = 100, seed: int = 0, shuffle: bool = T
     Returns
     -------
     PerceptronRun
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> classic_perceptron(np.array([[1.0, 0.0], [-1.0, 0.5]]), np.array([1.0, -1.0])).w.tolist()
+    [1.0, 0.0]
     """
     X, y = _xy(X, y)
     epochs = _check_epochs(epochs)
