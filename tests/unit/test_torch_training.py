@@ -11,6 +11,15 @@ from sklearn.preprocessing import StandardScaler
 from lec4lib.torch_training import SmallCNN, TrainHistory, evaluate, load_digits_tensors, train
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is faster, and the machine is shared (see torch_threads)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def digits():
     return load_digits_tensors(seed=0, test_size=0.25)
