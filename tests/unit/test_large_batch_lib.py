@@ -203,3 +203,28 @@ def test_docstring_examples_run(module):
 
     failures, tried = doctest.testmod(importlib.import_module(f"lec4lib.{module}"))
     assert tried > 0 and failures == 0
+
+
+@pytest.mark.slow
+def test_torchrun_entry_point_matches_large_batch_step():
+    """The same code under torchrun (env:// rendezvous; gloo here, NCCL when CUDA is present)."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(dpl.free_port()),
+           "-m", "lec4lib.data_parallel", "--dtype", "float64", "--per-worker-batch", "16"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout[out.stdout.index("{"):])
+    assert result["world_size"] == 2 and result["global_batch"] == 32
+    assert result["backend"] == ("nccl" if torch.cuda.is_available() else "gloo")
+    assert result["grad_rel_diff"] <= 1e-14 and result["ddp_params_max_abs_diff"] <= 1e-14
+
+
+def test_main_refuses_to_run_outside_torchrun(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(SystemExit):
+        dpl.main([])
