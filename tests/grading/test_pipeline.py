@@ -217,7 +217,7 @@ def adam_step(w, g, m, v, t, lr, beta1, beta2, eps, bias_correction=True):
 
 
 @pytest.mark.slow
-def test_hw3_correct_stub_and_lec4lib_free_alternative(course, tmp_path):
+def test_hw3_correct_stub_and_lars_that_adapts_biases(course, tmp_path):
     release = nbformat.read(course.root / "release" / "hw3" / "hw3.ipynb", as_version=4)
     answers = _answers_from_source("hw3")
     wrong_bias = dict(answers, lars_step='''
