@@ -209,6 +209,12 @@ def test_page_renders_in_chromium(context, site_url, page_path):
     for bad in ("<Figure size", "<matplotlib.", "<IPython.core.display"):
         if bad in article:
             problems.append(f"an output shows its repr {bad!r}... instead of being rendered")
+    # A Markdown output whose table was not parsed shows its pipes as a paragraph.
+    raw_tables = page.evaluate(r"""() => [...document.querySelectorAll('article p')]
+        .map(p => p.innerText).filter(t => /\|\s*:?[-\u2013\u2014]+:?\s*\|/.test(t))
+        .map(t => t.slice(0, 80))""")
+    if raw_tables:
+        problems.append(f"Markdown tables shown as raw text: {raw_tables[:2]}")
     empty = page.locator("article .pasted-text:empty").count()
     if empty:
         problems.append(f"{empty} glued values are empty")
