@@ -11,10 +11,10 @@ typeset by MathJax 3 (the page's CDN request for MathJax is answered from the lo
 ``npm`` copy in ``.cache/npm``, which ``make setup`` installs; nothing third-party is
 committed); every image in the article has loaded (``naturalWidth > 0``); the console and
 the page raise no errors beyond the allowlist below; no output shows a Python repr
-(``<Figure size ...>``), an empty glued value or a Markdown table left as raw text; the first page has an executed figure
-and a glued number; the slide map is a table; a chapter page (one with a paired
-``.ipynb``) has Binder and Colab links to that ``.ipynb``; a full-page screenshot goes to
-``test-artifacts/screenshots/``.
+(``<Figure size ...>``), an empty glued value or a Markdown table left as raw text; the
+first page has an executed figure and a glued number; the slide map is a table; a chapter
+page (one with a paired ``.ipynb``) has Binder and Colab links to that ``.ipynb``; a
+full-page screenshot goes to ``test-artifacts/screenshots/``.
 
 Without ``/usr/bin/chromium`` or the MathJax copy the tests skip with the reason; with
 ``CI=true`` (``.ci/run`` sets it) they fail instead, so CI cannot pass without them.
