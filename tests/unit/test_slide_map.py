@@ -1,6 +1,7 @@
 """The slide map lists every slide, and every section and test it names exists."""
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -13,8 +14,12 @@ from tests.conftest import ROOT, SLIDES
 ENTRIES = load_slide_map()
 
 
-@pytest.mark.skipif(not SLIDES.exists(), reason=f"slides not found at {SLIDES}")
 def test_map_lists_every_slide_in_lecture_order():
+    if not SLIDES.exists():
+        # CI runs beside a copy of shared/; there the slides must be found
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"slides not found at {SLIDES}")
+        pytest.skip(f"slides not found at {SLIDES} (a clone outside the course checkout)")
     slides = parse_slides(SLIDES.read_text())
     assert len(slides) > 30
     assert [Slide(e["title"], e["occurrence"]) for e in ENTRIES] == slides
