@@ -29,14 +29,14 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.optim import Optimizer
 
-from .lars import _buckets, _check_number
+from .layerwise import (LayerwiseOptimizer, _buckets, _check_flags, _check_lr, _check_number,
+                        _zero_norm_guard)
 
 __all__ = ["LAMB"]
 
 
-class LAMB(Optimizer):
+class LAMB(LayerwiseOptimizer):
     """Layer-wise Adaptive Moments for Batch training.
 
     Parameters
@@ -70,20 +70,21 @@ class LAMB(Optimizer):
     tensor([2.6464, 4.3536])
     """
 
+    _name = "LAMB"
+    _group_defaults = (("bias_correction", True), ("trust_clip", False), ("adapt", True),
+                       ("foreach", None))
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
                  weight_decay: float = 0.0, bias_correction: bool = True,
                  trust_clip: bool = False, adapt: bool = True, *, foreach: bool | None = None):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         bias_correction=bias_correction, trust_clip=trust_clip, adapt=adapt,
                         foreach=foreach)
-        self._validate(defaults)
         super().__init__(params, defaults)
 
     @staticmethod
     def _validate(group: dict) -> None:
-        if isinstance(group["lr"], torch.Tensor):
-            raise ValueError("Invalid learning rate: a Tensor lr is not supported (use a float)")
-        _check_number(group["lr"], "learning rate", 0.0)
+        _check_lr(group)
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Invalid betas: {betas!r} (must be a pair (beta1, beta2))")
@@ -91,74 +92,35 @@ class LAMB(Optimizer):
         _check_number(betas[1], "beta2", 0.0, 1.0)
         _check_number(group["eps"], "eps", 0.0)
         _check_number(group["weight_decay"], "weight_decay", 0.0)
-        for key in ("bias_correction", "trust_clip", "adapt"):
-            if not isinstance(group[key], bool):
-                raise ValueError(f"Invalid {key}: {group[key]!r} (must be True or False)")
-        if group["foreach"] not in (None, True, False):
-            raise ValueError(f"Invalid foreach: {group['foreach']!r} (must be None, True or False)")
+        _check_flags(group, ("bias_correction", "trust_clip", "adapt"))
 
-    def add_param_group(self, param_group: dict) -> None:
-        """Add a group (as ``torch.optim.Optimizer``), validating its hyper-parameters."""
-        super().add_param_group(param_group)
-        self._validate(self.param_groups[-1])
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("bias_correction", True), ("trust_clip", False),
-                               ("adapt", True), ("foreach", None)):
-                group.setdefault(key, value)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Parameters
-        ----------
-        closure : callable, optional
-            Re-evaluates the model and returns the loss.
-
-        Returns
-        -------
-        loss or None
-            What ``closure`` returned.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads, steps, ms, vs = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("LAMB does not support sparse gradients")
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                params.append(p)
-                grads.append(p.grad)
-                steps.append(state["step"])
-                ms.append(state["exp_avg"])
-                vs.append(state["exp_avg_sq"])
-            if not params:
-                continue
-            for s in steps:
-                s += 1
-            kernel = _lamb_foreach if group["foreach"] in (None, True) else _lamb_loop
-            for idx in _buckets(params):
-                kernel([params[i] for i in idx], [grads[i] for i in idx],
-                       [steps[i] for i in idx], [ms[i] for i in idx], [vs[i] for i in idx],
-                       group)
-        return loss
+    def _step_group(self, group: dict) -> None:
+        params, grads, steps, ms, vs = [], [], [], [], []
+        for p in self._params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            params.append(p)
+            grads.append(p.grad)
+            steps.append(state["step"])
+            ms.append(state["exp_avg"])
+            vs.append(state["exp_avg_sq"])
+        if not params:
+            return
+        for s in steps:
+            s += 1
+        kernel = _lamb_foreach if group["foreach"] in (None, True) else _lamb_loop
+        for idx in _buckets(params):
+            kernel([params[i] for i in idx], [grads[i] for i in idx],
+                   [steps[i] for i in idx], [ms[i] for i in idx], [vs[i] for i in idx],
+                   group)
 
 
 def _lamb_ratio(w_norms: torch.Tensor, u_norms: torch.Tensor, group: dict) -> torch.Tensor:
     ratio = w_norms / u_norms
-    ratio = torch.where((w_norms > 0) & (u_norms > 0), ratio, torch.ones_like(ratio))
+    ratio = _zero_norm_guard(ratio, w_norms, u_norms)
     if group["trust_clip"]:
         ratio = torch.clamp(ratio, max=1.0)
     return ratio

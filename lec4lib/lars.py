@@ -34,30 +34,15 @@ selects a per-parameter loop that computes the same update.
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch.optim import Optimizer
+
+from .layerwise import (LayerwiseOptimizer, _buckets, _check_flags, _check_lr, _check_number,
+                        _zero_norm_guard)
 
 __all__ = ["LARS"]
 
 
-def _check_number(value, name: str, low: float, high: float = math.inf, *,
-                  low_open: bool = False, high_open: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: {value!r} (must be a number)") from None
-    ok_low = v > low if low_open else v >= low
-    ok_high = v < high if high_open else v <= high
-    if not (math.isfinite(v) and ok_low and ok_high):
-        lb = "(" if low_open else "["
-        hb = ")" if high_open else "]"
-        raise ValueError(f"Invalid {name}: {value!r} (must be in {lb}{low}, {high}{hb})")
-    return v
-
-
-class LARS(Optimizer):
+class LARS(LayerwiseOptimizer):
     """Layer-wise Adaptive Rate Scaling (SGD with a per-tensor trust ratio).
 
     Parameters
@@ -95,6 +80,10 @@ class LARS(Optimizer):
     tensor([3.0000, 3.5000])
     """
 
+    _name = "LARS"
+    _group_defaults = (("nesterov", False), ("trust_clip", False), ("adapt", True),
+                       ("foreach", None), ("dampening", 0.0))
+
     def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False,
                  trust_coefficient: float = 0.001, eps: float = 1e-8, trust_clip: bool = False,
@@ -102,96 +91,45 @@ class LARS(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps,
                         trust_clip=trust_clip, adapt=adapt, foreach=foreach)
-        self._validate(defaults)
         super().__init__(params, defaults)
 
     @staticmethod
     def _validate(group: dict) -> None:
-        lr = group["lr"]
-        if isinstance(lr, torch.Tensor):
-            raise ValueError("Invalid learning rate: a Tensor lr is not supported (use a float)")
-        _check_number(lr, "learning rate", 0.0)
+        _check_lr(group)
         _check_number(group["momentum"], "momentum", 0.0, 1.0)
         _check_number(group["dampening"], "dampening", 0.0, 1.0, high_open=False)
         _check_number(group["weight_decay"], "weight_decay", 0.0)
         _check_number(group["trust_coefficient"], "trust_coefficient", 0.0, low_open=True)
         _check_number(group["eps"], "eps", 0.0)
-        for key in ("nesterov", "trust_clip", "adapt"):
-            if not isinstance(group[key], bool):
-                raise ValueError(f"Invalid {key}: {group[key]!r} (must be True or False)")
-        if group["foreach"] not in (None, True, False):
-            raise ValueError(f"Invalid foreach: {group['foreach']!r} (must be None, True or False)")
+        _check_flags(group, ("nesterov", "trust_clip", "adapt"))
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Invalid nesterov: Nesterov momentum requires momentum > 0 "
                              "and dampening = 0")
 
-    def add_param_group(self, param_group: dict) -> None:
-        """Add a group (as ``torch.optim.Optimizer``), validating its hyper-parameters."""
-        super().add_param_group(param_group)
-        self._validate(self.param_groups[-1])
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("nesterov", False), ("trust_clip", False), ("adapt", True),
-                               ("foreach", None), ("dampening", 0.0)):
-                group.setdefault(key, value)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Parameters
-        ----------
-        closure : callable, optional
-            Re-evaluates the model and returns the loss.
-
-        Returns
-        -------
-        loss or None
-            What ``closure`` returned.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads, bufs = [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("LARS does not support sparse gradients")
-                params.append(p)
-                grads.append(p.grad)
-                bufs.append(self.state[p].get("momentum_buffer"))
-            if not params:
-                continue
-            kernel = _lars_foreach if group["foreach"] in (None, True) else _lars_loop
-            for idx in _buckets(params):
-                sub = [bufs[i] for i in idx]
-                kernel([params[i] for i in idx], [grads[i] for i in idx], sub, group)
-                for i, b in zip(idx, sub):
-                    bufs[i] = b
-            if group["momentum"] != 0:
-                for p, buf in zip(params, bufs):
-                    self.state[p]["momentum_buffer"] = buf
-        return loss
-
-
-def _buckets(params) -> list[list[int]]:
-    """Indices of ``params`` grouped by (device, dtype), so their norms can be stacked."""
-    out: dict = {}
-    for i, p in enumerate(params):
-        out.setdefault((p.device, p.dtype), []).append(i)
-    return list(out.values())
+    def _step_group(self, group: dict) -> None:
+        params, grads, bufs = [], [], []
+        for p in self._params_with_grad(group):
+            params.append(p)
+            grads.append(p.grad)
+            bufs.append(self.state[p].get("momentum_buffer"))
+        if not params:
+            return
+        kernel = _lars_foreach if group["foreach"] in (None, True) else _lars_loop
+        for idx in _buckets(params):
+            sub = [bufs[i] for i in idx]
+            kernel([params[i] for i in idx], [grads[i] for i in idx], sub, group)
+            for i, b in zip(idx, sub):
+                bufs[i] = b
+        if group["momentum"] != 0:
+            for p, buf in zip(params, bufs):
+                self.state[p]["momentum_buffer"] = buf
 
 
 def _ratios(w_norms: torch.Tensor, g_norms: torch.Tensor, group: dict) -> torch.Tensor:
     """Trust ratios λ (one per tensor) from stacked norms; 1 where a norm is zero."""
     wd = group["weight_decay"]
     ratio = group["trust_coefficient"] * w_norms / (g_norms + wd * w_norms + group["eps"])
-    ratio = torch.where((w_norms > 0) & (g_norms > 0), ratio, torch.ones_like(ratio))
+    ratio = _zero_norm_guard(ratio, w_norms, g_norms)
     if group["trust_clip"]:
         lr = group["lr"]
         ratio = torch.clamp(ratio / lr, max=1.0) if lr > 0 else torch.ones_like(ratio)
