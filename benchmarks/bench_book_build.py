@@ -31,42 +31,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from jupyter_cache import get_cache
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from notebooks import is_myst_notebook, toc_documents  # noqa: E402  (tools/notebooks.py)
+
 CHAPTER_BUDGET_S = 45.0
 COLD_BUILD_BUDGET_S = 300.0
 
 
 def mark(seconds: float, budget: float) -> str:
     return f"OVER BUDGET (> {budget:.0f} s)" if seconds > budget else f"ok (<= {budget:.0f} s)"
-
-
-def toc_documents(root: Path = ROOT) -> list[str]:
-    """Every document of ``_toc.yml`` in reading order, without suffix."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    docs = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                docs.append(node["file"])
-            for key, value in node.items():
-                if key != "file":
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [d.removesuffix(".md").removesuffix(".ipynb") for d in docs]
-
-
-def is_notebook(md: Path) -> bool:
-    """A MyST notebook (jupytext header with ``format_name: myst``): executed by the build."""
-    text = md.read_text("utf-8") if md.exists() else ""
-    return text.startswith("---") and "format_name: myst" in text.split("\n---", 1)[0]
 
 
 def timed_build(output: Path, fresh: bool, log: Path) -> tuple[int, float]:
@@ -130,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     total = 0.0
     for doc in toc_documents():
         md = ROOT / f"{doc}.md"
-        if not is_notebook(md):
+        if not is_myst_notebook(md):
             continue
         rel = md.relative_to(ROOT).as_posix()
         if rel in times:

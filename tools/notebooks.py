@@ -26,14 +26,36 @@ ROOT = Path(__file__).resolve().parents[1]
 COLAB_TAG = "colab-install"
 
 
+def is_myst_notebook(md: Path) -> bool:
+    """A Markdown file with a jupytext ``format_name: myst`` header: the build executes it."""
+    text = md.read_text("utf-8") if md.exists() else ""
+    return text.startswith("---") and "format_name: myst" in text.split("\n---", 1)[0]
+
+
 def notebook_sources(root: Path = ROOT) -> list[Path]:
     """Every MyST notebook of the book (Markdown files with a jupytext ``myst`` header)."""
-    out = []
-    for md in sorted((root / "chapters").glob("*.md")):
-        head = md.read_text("utf-8").split("\n---", 1)[0]
-        if md.read_text("utf-8").startswith("---") and "format_name: myst" in head:
-            out.append(md)
-    return out
+    return [md for md in sorted((root / "chapters").glob("*.md")) if is_myst_notebook(md)]
+
+
+def toc_documents(root: Path = ROOT) -> list[str]:
+    """Every document named in ``_toc.yml`` (root, parts, chapters, sections) in reading
+    order, without suffix."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text("utf-8"))
+    docs = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                docs.append(node["file"])
+            for key, value in node.items():
+                if key != "file":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [d.removesuffix(".md").removesuffix(".ipynb") for d in docs]
 
 
 def repository(root: Path = ROOT) -> tuple[str, str]:

@@ -69,28 +69,9 @@ def _need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def _toc_documents() -> list[str]:
-    """Every document named in ``_toc.yml`` (root, parts, chapters, sections), in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    docs: list[str] = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                docs.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [re.sub(r"\.(md|ipynb)$", "", d) for d in docs]
-
-
 def _pages() -> list[str]:
     """Relative HTML paths: the toc's documents, then any other page Sphinx wrote."""
-    pages = [f"{d}.html" for d in _toc_documents()]
+    pages = [f"{d}.html" for d in notebooks.toc_documents()]
     if SITE.is_dir():
         skip = {"_static", "_sources", "_images", "jupyter_execute"}
         for html in sorted(SITE.rglob("*.html")):
@@ -220,7 +201,7 @@ def test_page_renders_in_chromium(context, site_url, page_path):
         problems.append(f"{empty} glued values are empty")
 
     # The first page proves the pipeline: an executed figure and glued numbers.
-    if page_path == f"{_toc_documents()[0]}.html":
+    if page_path == f"{notebooks.toc_documents()[0]}.html":
         if page.locator("article figure img").count() == 0:
             problems.append("the first page has no executed figure")
         glued = page.locator("article span.pasted-text").all_inner_texts()
@@ -256,7 +237,7 @@ def test_page_renders_in_chromium(context, site_url, page_path):
 def test_pages_cover_the_toc_and_chapters_have_notebooks():
     """The page list is the toc (not a hand list), and the intro chapter is among them."""
     pages = _pages()
-    docs = _toc_documents()
+    docs = notebooks.toc_documents()
     assert docs[0] == "chapters/00-intro" and "chapters/99-slide-map" in docs
     assert all(f"{d}.html" in pages for d in docs)
     assert _launch_urls("chapters/00-intro")[1].endswith("/blob/main/chapters/00-intro.ipynb")
