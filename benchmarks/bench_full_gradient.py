@@ -5,11 +5,13 @@ once, so its speed is bounded by memory bandwidth. The peer, measured in the sam
 the same matrix, is ``np.copyto(dst, X)`` (read X, write a copy). Both are expressed as
 bytes of ``X`` processed per second (``X.nbytes / time``); the ratio line prints
 ``gradient / copy`` (target >= 0.80, i.e. the gradient is at least 80% as fast as copying
-the matrix). Also printed for reference: the naive two-pass gradient ``Xᵀ r(Xw)``, which
-reads ``X`` from memory twice (lec4lib processes ``X`` in cache-sized row blocks instead).
+the matrix). lec4lib's gradient is the Numba kernel of ``lec4lib.kernels``, which uses each
+row twice while it is in L1 cache and so reads ``X`` from memory once. Also printed for
+reference: lec4lib's NumPy fallback (``X`` in cache-sized row blocks, used when Numba is
+missing) and the naive two-pass gradient ``Xᵀ r(Xw)``, which reads ``X`` from memory twice.
 
-BLAS is limited to one thread for both (the copy is single-threaded in numpy), so the
-comparison is per core. Never asserts (benchmarks/README.md).
+BLAS is limited to one thread (the copy is single-threaded in numpy, and so is the kernel),
+so the comparison is per core. Never asserts (benchmarks/README.md).
 
 Usage::
 
@@ -24,6 +26,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from lec4lib import kernels
 from lec4lib.data import make_logistic_data
 from lec4lib.objectives import LogisticRegression, sigmoid
 
@@ -59,17 +62,27 @@ def main() -> None:
         r = -y * sigmoid(-y * (X @ w))
         return r @ X / args.n + 1e-4 * w
 
-    assert np.allclose(naive(), obj.grad(w), rtol=1e-10, atol=1e-14)  # same result (sanity, not a timing)
+    def blocked():
+        return obj._blocked_grad_sum(w, obj._block_rows()) / args.n + 1e-4 * w
+
+    if not kernels.available():
+        raise SystemExit("numba is not installed: lec4lib's full gradient would be the NumPy fallback")
+    # same result (sanity, not a timing)
+    for fn in (obj.grad, lambda _: blocked()):
+        np.testing.assert_allclose(fn(w), naive(), rtol=1e-10, atol=1e-14)
     with threadpool_limits(limits=1):
-        t_copy, t_grad, t_naive = interleaved_medians(
-            [lambda: np.copyto(dst, X), lambda: obj.grad(w), naive], args.repeats)
+        t_copy, t_grad, t_blocked, t_naive = interleaved_medians(
+            [lambda: np.copyto(dst, X), lambda: obj.grad(w), blocked, naive], args.repeats)
     print(f"matrix {args.n} x {args.d} float64 = {X.nbytes / 2**20:.0f} MiB; median of {args.repeats} "
-          f"interleaved runs, 1 BLAS thread; gradient blocks of {obj.BLOCK_BYTES // 1024} KiB")
-    print(f"numpy copy:             {t_copy * 1e3:7.2f} ms  {gb / t_copy:6.2f} GB/s of X")
-    print(f"lec4lib full gradient:  {t_grad * 1e3:7.2f} ms  {gb / t_grad:6.2f} GB/s of X")
-    print(f"naive two-pass gradient:{t_naive * 1e3:7.2f} ms  {gb / t_naive:6.2f} GB/s of X")
+          f"interleaved runs, 1 BLAS thread")
+    print(f"numpy copy:                {t_copy * 1e3:7.2f} ms  {gb / t_copy:6.2f} GB/s of X")
+    print(f"lec4lib full gradient:     {t_grad * 1e3:7.2f} ms  {gb / t_grad:6.2f} GB/s of X  (numba kernel)")
+    print(f"lec4lib NumPy fallback:    {t_blocked * 1e3:7.2f} ms  {gb / t_blocked:6.2f} GB/s of X  "
+          f"(blocks of {obj.BLOCK_BYTES // 1024} KiB)")
+    print(f"naive two-pass gradient:   {t_naive * 1e3:7.2f} ms  {gb / t_naive:6.2f} GB/s of X")
     print(f"full gradient vs copy bandwidth: lec4lib {gb / t_grad:.2f} GB/s, numpy copy {gb / t_copy:.2f} GB/s, "
           f"ratio {t_copy / t_grad:.2f} (target >= 0.80)")
+    print(f"NumPy fallback vs copy bandwidth: ratio {t_copy / t_blocked:.2f}")
     print(f"naive two-pass vs copy bandwidth: ratio {t_copy / t_naive:.2f}")
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from . import kernels
+
 __all__ = ["LogisticRegression", "LeastSquares", "log1pexp", "sigmoid"]
 
 
@@ -52,6 +54,12 @@ def sigmoid(z):
 class _FiniteSum:
     """Common validation and indexing for linear-model finite sums."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a subclass with a loss of its own must not inherit its parent's compiled gradient
+        if "_dloss" in cls.__dict__ and "_KERNEL_LOSS" not in cls.__dict__:
+            cls._KERNEL_LOSS = None
+
     def __init__(self, X, y, l2: float = 0.0):
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -67,7 +75,7 @@ class _FiniteSum:
         if not (np.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
         self.X = np.ascontiguousarray(X)
-        self.y = y
+        self.y = np.ascontiguousarray(y)
         self.l2 = l2
 
     @property
@@ -153,19 +161,32 @@ class _FiniteSum:
         w = self._w(w)
         X, y = self.X, self.y
         rows = self._block_rows()
-        if rows >= self.n_samples:
+        if rows >= self.n_samples:  # X fits in one cache-sized block: two BLAS calls
             g = self._dloss(X @ w, y) @ X
+        elif self._KERNEL_LOSS is not None and kernels.available():
+            # one pass over X, each row used twice while it is in L1 (lec4lib.kernels)
+            g = kernels.grad_sum(X, y, np.ascontiguousarray(w), self._KERNEL_LOSS)
         else:
-            # One pass over X in blocks that stay in cache: z = X_b w and r_b @ X_b read the
-            # block from memory once, not twice (benchmarks/bench_full_gradient.py).
-            g = np.zeros(self.n_features)
-            for s in range(0, self.n_samples, rows):
-                Xb = X[s:s + rows]
-                g += self._dloss(Xb @ w, y[s:s + rows]) @ Xb
+            g = self._blocked_grad_sum(w, rows)
         return g / self.n_samples + self.l2 * w
 
-    #: Bytes of X per block of the full gradient: half of a typical per-core L2 cache (1-2 MB),
-    #: so that the block is still cached when ``r_b @ X_b`` reads it a second time.
+    def _blocked_grad_sum(self, w, rows: int) -> np.ndarray:
+        """``Σ_n ∇f_n(w)`` without L2 in NumPy, over blocks of ``rows`` rows that stay in cache:
+        ``z = X_b w`` reads a block from memory and ``r_b @ X_b`` reads it again from cache.
+        The fallback of :meth:`grad` when Numba is missing."""
+        X, y = self.X, self.y
+        g = np.zeros(self.n_features)
+        for s in range(0, self.n_samples, rows):
+            Xb = X[s:s + rows]
+            g += self._dloss(Xb @ w, y[s:s + rows]) @ Xb
+        return g
+
+    #: Loss code of the compiled single-pass gradient (:mod:`lec4lib.kernels`), ``None`` for none.
+    _KERNEL_LOSS = None
+
+    #: Bytes of X up to which the full gradient is two plain BLAS calls (the matrix stays in
+    #: cache between them), and the block size of the NumPy fallback: half of a typical
+    #: per-core L2 cache (1-2 MB).
     BLOCK_BYTES = 2 ** 19
 
     def _block_rows(self) -> int:
@@ -244,6 +265,8 @@ class LogisticRegression(_FiniteSum):
         labels = np.unique(self.y)
         if not np.all(np.isin(labels, [-1.0, 1.0])):
             raise ValueError(f"y must hold labels in {{-1, +1}}, got values {labels[:5]}")
+
+    _KERNEL_LOSS = kernels.LOGISTIC
 
     @staticmethod
     def _loss_terms(z, y):
@@ -344,6 +367,8 @@ class LeastSquares(_FiniteSum):
     >>> obj.loss(np.array([1.0, 2.0]))
     0.0
     """
+
+    _KERNEL_LOSS = kernels.SQUARES
 
     @staticmethod
     def _loss_terms(z, y):

@@ -69,7 +69,7 @@ def fingerprint(paths: list[Path]) -> str:
             h.update(str(f.relative_to(base.parent)).encode())
             h.update(f.read_bytes())
     for dist in ("jupyter-book", "myst-nb", "numpy", "scipy", "scikit-learn", "torch", "timm",
-                 "matplotlib"):
+                 "matplotlib", "numba"):
         try:
             h.update(f"{dist}={metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
