@@ -50,6 +50,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--d", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=21)
+    ap.add_argument("--widths", default="8,16,32,200",
+                    help="other numbers of features, each on a matrix of the same size in bytes "
+                         "(the ratio depends on d: one exp per row, d multiply-adds twice per row); "
+                         "'' for none")
     args = ap.parse_args()
 
     X, y, _ = make_logistic_data(args.n, args.d, seed=0)
@@ -84,6 +88,22 @@ def main() -> None:
           f"ratio {t_copy / t_grad:.2f} (target >= 0.80)")
     print(f"NumPy fallback vs copy bandwidth: ratio {t_copy / t_blocked:.2f}")
     print(f"naive two-pass vs copy bandwidth: ratio {t_copy / t_naive:.2f}")
+
+    widths = [int(v) for v in args.widths.split(",") if v.strip()]
+    if widths:
+        print(f"other widths, same {X.nbytes / 2**20:.0f} MiB (lec4lib gradient / copy bandwidth; "
+              "NumPy fallback in brackets):")
+    for d in widths:
+        n = args.n * args.d // d
+        Xd, yd, _ = make_logistic_data(n, d, seed=0)
+        od = LogisticRegression(Xd, yd, l2=1e-4)
+        wd = np.random.default_rng(1).standard_normal(d) * 0.1
+        dd = np.empty_like(Xd)
+        with threadpool_limits(limits=1):
+            tc, tg, tb = interleaved_medians(
+                [lambda: np.copyto(dd, Xd), lambda: od.grad(wd),
+                 lambda: od._blocked_grad_sum(wd, od._block_rows())], args.repeats)
+        print(f"  {n} x {d}: ratio {tc / tg:.2f}  ({tc / tb:.2f})")
 
 
 if __name__ == "__main__":

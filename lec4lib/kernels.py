@@ -63,15 +63,12 @@ def _kernel():
                 for j in range(d):
                     z += X[i, j] * w[j]
                 if loss == 0:
-                    # d/dz log(1 + exp(-y z)) = -y σ(-y z), with σ evaluated without exp of a
-                    # positive number (no overflow for any margin)
+                    # d/dz log(1 + exp(-y z)) = -y σ(-y z). With e = exp(-|t|) <= 1 (no overflow
+                    # for any margin), σ(t) = 1/(1+e) for t >= 0 and e/(1+e) for t < 0; written
+                    # as a select, not a branch, which the signs of the margins would mispredict
                     t = -y[i] * z
-                    if t >= 0.0:
-                        s = 1.0 / (1.0 + np.exp(-t))
-                    else:
-                        e = np.exp(t)
-                        s = e / (1.0 + e)
-                    r = -y[i] * s
+                    e = np.exp(-abs(t))
+                    r = -y[i] * (1.0 if t >= 0.0 else e) / (1.0 + e)
                 else:
                     r = z - y[i]
                 for j in range(d):
