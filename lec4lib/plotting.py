@@ -68,9 +68,11 @@ def glue_figure(name: str, fig) -> None:
     """Glue ``fig`` under ``name`` for ``{glue:figure}`` and close it.
 
     Closing matters: an open figure is also displayed at the end of the cell, so the
-    page would show it twice.
+    page would show it twice. Without MyST-NB (a chapter run on Colab from a plain
+    install of lec4lib, see :mod:`lec4lib.book`) no ``{glue:figure}`` can show the
+    figure, so it is displayed here, once, instead.
     """
-    from myst_nb import glue
+    from .book import glue, myst_nb_available
 
-    glue(name, fig, display=False)
+    glue(name, fig, display=not myst_nb_available())
     plt.close(fig)

@@ -1,0 +1,116 @@
+"""lec4lib.book.glue: MyST-NB's glue in the book, plain display where MyST-NB is missing."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+
+import IPython.display
+import matplotlib.pyplot as plt
+import myst_nb.ext.glue
+import pytest
+
+from lec4lib import book
+from lec4lib.plotting import glue_figure, new_figure
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Everything lec4lib's fallback passes to IPython's display."""
+    calls = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: calls.append((a, k)))
+    return calls
+
+
+@pytest.fixture
+def glued(monkeypatch):
+    """Every bundle MyST-NB's glue displays (with its metadata)."""
+    calls = []
+    monkeypatch.setattr(myst_nb.ext.glue, "ipy_display",
+                        lambda bundle, raw, metadata: calls.append((bundle, metadata)))
+    return calls
+
+
+@pytest.fixture
+def no_myst_nb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)   # `import myst_nb` now fails
+
+
+def test_with_myst_nb_glue_stores_the_value_for_the_page(glued, shown):
+    assert book.myst_nb_available()
+    book.glue("hidden", 0.25, display=False)
+    book.glue("visible", 3, display=True)
+    (hidden, meta_h), (visible, meta_v) = glued
+    # display=False: only the glue-prefixed mime types, which a front end does not show
+    assert list(hidden) == ["application/papermill.record/text/plain"]
+    assert hidden["application/papermill.record/text/plain"] == "0.25"
+    assert meta_h["scrapbook"]["name"] == "hidden"
+    assert visible["text/plain"] == "3" and meta_v["scrapbook"]["name"] == "visible"
+    assert shown == []   # nothing went around MyST-NB
+
+
+def test_without_myst_nb_display_true_shows_the_value_and_false_shows_nothing(no_myst_nb, shown):
+    assert not book.myst_nb_available()
+    book.glue("hidden", 0.25, display=False)
+    assert shown == []
+    book.glue("visible", 0.5, display=True)
+    assert shown == [((0.5,), {})]
+
+
+def test_without_myst_nb_and_ipython_display_true_prints(no_myst_nb, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
+    book.glue("visible", 0.5)
+    book.glue("hidden", 0.75, display=False)
+    assert capsys.readouterr().out == "0.5\n"
+
+
+def test_glue_figure_with_myst_nb_glues_hidden_and_closes(glued, shown):
+    fig, ax = new_figure()
+    ax.plot([0, 1], [1, 0])
+    glue_figure("fig_a", fig)
+    assert not plt.fignum_exists(fig.number)
+    ((bundle, meta),) = glued
+    assert meta["scrapbook"]["name"] == "fig_a"
+    # hidden: every mime type prefixed (outside a kernel only text/plain is formatted)
+    assert bundle and all(k.startswith("application/papermill.record/") for k in bundle)
+    assert shown == []
+
+
+def test_glue_figure_without_myst_nb_shows_the_figure_once_and_closes(no_myst_nb, shown):
+    fig, ax = new_figure()
+    ax.plot([0, 1], [1, 0])
+    glue_figure("fig_b", fig)
+    assert shown == [((fig,), {})]
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_a_broken_myst_nb_is_an_error_not_a_fallback(monkeypatch):
+    broken = types.ModuleType("myst_nb")
+
+    def missing_dependency(attr):
+        raise ModuleNotFoundError("No module named 'sphinx'", name="sphinx")
+
+    broken.__getattr__ = missing_dependency
+    monkeypatch.setitem(sys.modules, "myst_nb", broken)
+    with pytest.raises(ModuleNotFoundError, match="sphinx"):
+        book.glue("x", 1, display=False)
+
+
+def test_name_must_be_a_non_empty_string():
+    with pytest.raises(ValueError, match="name"):
+        book.glue("", 1)
+    with pytest.raises(ValueError, match="name"):
+        book.glue(None, 1)
+
+
+def test_every_chapter_glues_through_lec4lib():
+    chapters = sorted((ROOT / "chapters").glob("*.md"))
+    users = [md for md in chapters if re.search(r"\bglue\(", md.read_text("utf-8"))]
+    assert len(users) >= 10
+    for md in chapters:
+        text = md.read_text("utf-8")
+        assert "import myst_nb" not in text and "from myst_nb" not in text, md.name
+    for md in users:
+        assert "from lec4lib.book import glue" in md.read_text("utf-8"), md.name
