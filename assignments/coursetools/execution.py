@@ -1,31 +1,101 @@
-"""An nbgrader ``Execute`` preprocessor that survives a kernel death.
+"""The nbgrader ``Execute`` preprocessor the pipeline grades with.
 
-nbgrader stops autograding a notebook when its kernel dies (a student's ``os._exit``,
-a segfault): the whole submission fails. Here the cell that killed the kernel gets an
-error output (it fails), the kernel is restarted, the non-test code cells before it are
-run again (to rebuild the student's definitions) and execution goes on, so the other
-cells are still graded. After ``max_restarts`` deaths in one notebook, or a death while
-replaying, the error propagates and the pipeline records the submission as failed.
+Three things on top of nbgrader's:
+
+* **a sandbox per notebook** (:mod:`coursetools.sandbox`): the kernel runs inside
+  bubblewrap with no network, no view of the course, capped memory and processes; the
+  grader talks to it over IPC sockets. A fresh sandbox is made for every notebook and torn
+  down after it, with everything the student started in it;
+* **a wall-clock limit per notebook** (``notebook_timeout``): once it is spent, the cells
+  still to run are not run and fail with ``NotebookTimeLimit`` (a kernel that ignores
+  interrupts cannot hold the grader for longer);
+* **survival of a kernel death**: the cell that killed the kernel gets an error output (it
+  fails), the kernel is restarted, the non-test code cells before it are run again (to
+  rebuild the student's definitions) and execution goes on, so the other cells are still
+  graded. After ``max_restarts`` deaths in one notebook, or a death while replaying, the
+  error propagates and the pipeline records the submission as failed.
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer, List, Unicode
+
+from . import sandbox as sandboxing
+
+KERNEL_DIED = "KernelDied"
+TIME_LIMIT = "NotebookTimeLimit"
+
+
+def _error(ename: str, text: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"])
 
 
 class ExecuteSurvivingKernelDeath(Execute):
-    """``Execute`` (same configuration: timeout, ...) that restarts a dead kernel."""
+    """``Execute`` (same configuration: timeout, ...) in a sandbox, with a notebook time
+    limit, restarting a dead kernel."""
 
     max_restarts = Integer(3, help="kernel restarts allowed per notebook").tag(config=True)
+    notebook_timeout = Integer(600, help="wall-clock seconds for the whole notebook").tag(config=True)
+    sandbox = Bool(True, help="run each notebook's kernel in a bubblewrap sandbox").tag(config=True)
+    memory = Unicode("2GiB", help="memory cap of the sandbox (per process, and in all "
+                                  "where a memory cgroup can be made)").tag(config=True)
+    disk = Unicode("256MiB", help="size of the sandbox's writable working directory").tag(config=True)
+    max_processes = Integer(128, help="processes and threads in one sandbox").tag(config=True)
+    forbidden = List(Unicode(), help="directories the sandbox must never show "
+                                     "(the course directory)").tag(config=True)
+    skip_files = List(Unicode(), ["timestamp.txt"],
+                      help="files of the notebook's folder not bound into the sandbox").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._lec4_deadline = time.monotonic() + self.notebook_timeout
+        self._lec4_box = None
+        if self.sandbox:
+            folder = Path((resources or {}).get("metadata", {}).get("path") or ".")
+            data = [p for p in sorted(folder.iterdir()) if p.suffix != ".ipynb"
+                    and p.name not in self.skip_files and not p.is_symlink()] if folder.is_dir() else []
+            self._lec4_box = sandboxing.Sandbox(memory=self.memory, disk=self.disk,
+                                                max_processes=self.max_processes, files=data,
+                                                forbidden=list(self.forbidden))
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            if self._lec4_box is not None:
+                self._lec4_box.close()
+                self._lec4_box = None
+
+    def create_kernel_manager(self):
+        box = getattr(self, "_lec4_box", None)
+        if box is None:
+            return super().create_kernel_manager()
+        self.km = self.kernel_manager_class(config=self.config, **box.kernel_manager_kwargs())
+        self.kernel_name = "lec4-sandbox"
+        return self.km
+
+    def _remaining(self) -> float:
+        return getattr(self, "_lec4_deadline", float("inf")) - time.monotonic()
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        remaining = self._remaining()
+        if remaining == float("inf"):
+            return timeout
+        remaining = max(1, int(remaining + 0.999))
+        return remaining if timeout is None else min(timeout, remaining)
 
     def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and self._remaining() <= 0:
+            cell.outputs = [_error(TIME_LIMIT, f"not run: the notebook's time limit "
+                                               f"({self.notebook_timeout} s) was spent")]
+            return cell, resources
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -35,10 +105,8 @@ class ExecuteSurvivingKernelDeath(Execute):
                 raise
             counts[key] = counts.get(key, 0) + 1
             self.log.warning("kernel died in cell %d; restarting it and replaying the cells before", index)
-            cell.outputs.append(NotebookNode(
-                output_type="error", ename="KernelDied",
-                evalue="the kernel died while running this cell (it was restarted)",
-                traceback=["KernelDied: the kernel died while running this cell (it was restarted)"]))
+            cell.outputs.append(_error(KERNEL_DIED, "the kernel died while running this cell "
+                                                    "(it was restarted)"))
             run_sync(self.km.restart_kernel)(now=True)
             self.wait_for_reply(self.kc.kernel_info())
             for j, previous in enumerate(self.nb.cells[:index]):

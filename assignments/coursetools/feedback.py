@@ -13,6 +13,8 @@ from traitlets import Unicode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from .skeleton import PRELUDE_MARK
+
 
 class HideHiddenTests(NbGraderPreprocessor):  # enabled by default, unlike nbconvert's
     """Strip hidden tests and test-cell tracebacks from autograded notebooks."""
@@ -33,6 +35,11 @@ class HideHiddenTests(NbGraderPreprocessor):  # enabled by default, unlike nbcon
             if not inside:
                 kept.append(line)
         return "\n".join(kept)
+
+    def preprocess(self, nb, resources):
+        # the grader's prelude (trusted set-up code) is not the student's business
+        nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and c.source.startswith(PRELUDE_MARK))]
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):

@@ -9,6 +9,14 @@
 4. :meth:`Course.feedback` — HTML feedback without hidden tests or their tracebacks;
 5. :meth:`Course.export_grades` — a CSV with one row per collected submission.
 
+Student code is untrusted (see README's threat model). Each notebook is graded as a
+*trusted skeleton* (:mod:`coursetools.skeleton`: every nbgrader cell from the release and
+the gradebook, only the answer cells' sources and extra cells from the student), written
+to ``trusted/<student>/<assignment>/`` (``submitted/`` keeps the upload as it came), and
+run in a sandbox of its own (:mod:`coursetools.sandbox`). Only this process writes the
+gradebook, the CSV and the feedback, after the sandbox is gone. The student's code is also
+read (:mod:`coursetools.scan`) for in-kernel tampering, which is flagged for a person.
+
 Nothing is lost: a kernel that dies is restarted and the other cells are still graded
 (:mod:`coursetools.execution`, flagged in the CSV); a submission nbgrader cannot grade
 (unreadable notebook, repeated kernel deaths, missing notebook) still gets a gradebook
@@ -29,7 +37,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import authoring
+import nbformat
+
+from . import authoring, sandbox as sandboxing, scan, skeleton
+from .execution import KERNEL_DIED, TIME_LIMIT
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -46,7 +57,11 @@ class GradeResult:
     flags: list[str] = field(default_factory=list)
 
 
-def course_config(root: Path, *, timeout: int | None = None):
+GRADED_DIR = "trusted"  # the rebuilt notebooks nbgrader grades (nbgrader's submitted_directory)
+
+
+def course_config(root: Path, *, timeout: int | None = None, sandbox: bool = True,
+                  memory: str | None = None, notebook_timeout: int | None = None):
     """The course's ``nbgrader_config.py`` plus the pipeline's settings, for ``root``."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
@@ -55,8 +70,15 @@ def course_config(root: Path, *, timeout: int | None = None):
     extra = Config()
     extra.CourseDirectory.root = str(root)
     extra.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    extra.CourseDirectory.submitted_directory = GRADED_DIR
     if timeout is not None:
         extra.Execute.timeout = int(timeout)
+    extra.ExecuteSurvivingKernelDeath.sandbox = bool(sandbox)
+    extra.ExecuteSurvivingKernelDeath.forbidden = [str(Path(root).resolve())]
+    if memory is not None:
+        extra.ExecuteSurvivingKernelDeath.memory = str(memory)
+    if notebook_timeout is not None:
+        extra.ExecuteSurvivingKernelDeath.notebook_timeout = int(notebook_timeout)
     from nbgrader.preprocessors import GetGrades
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from .feedback import HideHiddenTests
@@ -87,6 +109,17 @@ class Course:
         authoring sources when it has no notebook for an assignment.
     timeout : int, optional
         Per-cell timeout in seconds while autograding (default: ``nbgrader_config.py``).
+    sandbox : bool
+        Run every graded notebook in its own bubblewrap sandbox (default). ``False``
+        grades without isolation: a warning is logged and every result is flagged
+        ``no sandbox``.
+    memory : str, optional
+        Memory cap of a sandbox, e.g. ``"2GiB"`` (default: ``nbgrader_config.py``, 2 GiB).
+    notebook_timeout : int, optional
+        Wall-clock seconds for one notebook (default: ``nbgrader_config.py``, 600).
+    max_bytes : int
+        Uploads larger than this are not parsed: score 0, status ``failed: notebook too
+        large``.
     log : callable, optional
         Where progress lines go (default: print to stdout).
 
@@ -97,13 +130,28 @@ class Course:
     >>> course.autograde("hw1"); course.export_grades("hw1", "grades.csv")  # doctest: +SKIP
     """
 
-    def __init__(self, root, *, timeout: int | None = None, log=None):
-        if timeout is not None and (int(timeout) != timeout or timeout < 1):
-            raise ValueError(f"timeout must be a positive integer number of seconds, got {timeout!r}")
+    def __init__(self, root, *, timeout: int | None = None, sandbox: bool = True,
+                 memory: str | None = None, notebook_timeout: int | None = None,
+                 max_bytes: int = skeleton.MAX_BYTES, log=None):
+        for label, value in (("timeout", timeout), ("notebook_timeout", notebook_timeout)):
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+                raise ValueError(f"{label} must be a positive integer number of seconds, got {value!r}")
+        if memory is not None:
+            sandboxing.parse_size(memory, "memory")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
+        self.sandbox = bool(sandbox)
+        self.memory = memory
+        self.notebook_timeout = notebook_timeout
+        self.max_bytes = max_bytes
+        self._sandbox_checked = False
         self.log = log or (lambda line: print(line, flush=True))
+        if not self.sandbox:
+            self.log("WARNING: grading WITHOUT a sandbox: student code runs as you, sees the "
+                     "course directory and the network; every result is flagged 'no sandbox'")
         self.flags: dict[tuple[str, str], list[str]] = {}
         self._api = None
         # nbgrader creates a new gradebook by running the `alembic` command: make the
@@ -119,7 +167,8 @@ class Course:
             from nbgrader.apps import NbGraderAPI
             from nbgrader.coursedir import CourseDirectory
 
-            cfg = course_config(self.root, timeout=self.timeout)
+            cfg = course_config(self.root, timeout=self.timeout, sandbox=self.sandbox,
+                                memory=self.memory, notebook_timeout=self.notebook_timeout)
             self._api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
         return self._api
 
@@ -214,28 +263,56 @@ class Course:
         return sorted(p.parent.name for p in folder.glob(f"*/{name}") if p.is_dir())
 
     # -- 3. autograde ----------------------------------------------------------------------
+    def check_sandbox(self) -> None:
+        """Raise :class:`coursetools.sandbox.SandboxUnavailable` (saying what to install)
+        when this course grades in sandboxes and none can be made here."""
+        if self.sandbox and not self._sandbox_checked:
+            sandboxing.check()
+            self._sandbox_checked = True
+
     def autograde(self, name: str, students=None) -> list[GradeResult]:
         """Autograde every collected submission of ``name`` (or those in ``students``)."""
         self._check_name(name)
+        self.check_sandbox()
         students = list(students) if students is not None else self.submitted_students(name)
+        release = self.root / "release" / name / f"{name}.ipynb"
+        if not release.exists():
+            self.release(name)
+        release_nb = nbformat.read(release, as_version=4)
         results = []
         for k, student in enumerate(students, 1):
             start = time.perf_counter()
             status = "graded"
             flags = list(self.flags.get((name, student), []))
-            problem = _unreadable(self.root / "submitted" / student / name / f"{name}.ipynb")
-            if problem:
-                status = f"failed: {problem}"
+            if not self.sandbox:
+                flags.append("no sandbox")
+            upload = self.root / "submitted" / student / name / f"{name}.ipynb"
+            graded_dir = self.root / GRADED_DIR / student / name
+            try:
+                nb, changed = skeleton.build(skeleton.load(upload, self.max_bytes), release_nb)
+            except skeleton.Unreadable as exc:
+                status = f"failed: {exc}"
+                shutil.rmtree(graded_dir, ignore_errors=True)
                 self._record_zero(name, student)
             else:
+                flags += changed + scan.scan(skeleton.student_code(nb))
+                shutil.rmtree(graded_dir, ignore_errors=True)
+                graded_dir.mkdir(parents=True)
+                nbformat.write(nb, graded_dir / f"{name}.ipynb")
+                stamp = upload.parent / "timestamp.txt"
+                if stamp.exists():
+                    shutil.copyfile(stamp, graded_dir / "timestamp.txt")
                 out = self.api.autograde(name, student, force=True, create=True)
                 if not out["success"]:
                     status = "failed: " + _reason(out.get("error", "") + "\n" + out.get("log", ""))
                     self._record_zero(name, student)
                 else:
                     graded = self.root / "autograded" / student / name / f"{name}.ipynb"
-                    if graded.exists() and '"ename": "KernelDied"' in graded.read_text(encoding="utf-8"):
+                    text = graded.read_text(encoding="utf-8") if graded.exists() else ""
+                    if f'"ename": "{KERNEL_DIED}"' in text:
                         flags.append("kernel died in a cell (restarted; that cell failed)")
+                    if f'"ename": "{TIME_LIMIT}"' in text:
+                        flags.append("notebook time limit reached (the cells left were not run)")
             score, max_score = self.score(name, student)
             seconds = time.perf_counter() - start
             results.append(GradeResult(student, score, max_score, status, seconds, flags))
@@ -298,19 +375,6 @@ class Course:
                 writer.writerow([student, name, f"{score:g}", f"{max_score:g}",
                                  r.status if r else "", "; ".join(r.flags) if r else ""])
         return path
-
-
-def _unreadable(path: Path) -> str:
-    """Why a submitted notebook cannot be graded, or '' when it can be read."""
-    if not path.exists():
-        return "no notebook"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"unreadable notebook ({type(exc).__name__})"
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        return "not a notebook"
-    return ""
 
 
 def _reason(text: str) -> str:
