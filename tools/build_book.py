@@ -3,8 +3,8 @@
 ``jupyter-book``'s execution cache keys on the notebook text only, and Sphinx re-reads
 only the pages whose source changed, so after a change to the library a plain rebuild
 would keep numbers computed by the old code. This script fingerprints the watched
-files (``lec4lib/`` and the stored results in ``results/`` by default) and the tool
-versions; when the fingerprint
+files (``lec4lib/`` by default, which holds the stored results of expensive runs in
+``lec4lib/data/results/`` too) and the tool versions; when the fingerprint
 differs from the one recorded by the last *successful* build, or the last build failed,
 it removes the execution cache, the doctrees and the HTML first (a cold build).
 Otherwise it builds incrementally (a warm build).
@@ -119,15 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--book", type=Path, default=ROOT, help="book directory (default: the repository)")
     p.add_argument("--watch", type=Path, nargs="*", default=None,
                    help="library files or folders whose change forces a cold build "
-                        "(default: lec4lib/ and results/)")
+                        "(default: lec4lib/, stored results included)")
     p.add_argument("--output", type=Path, default=None,
                    help="write <OUTPUT>/_build instead of <BOOK>/_build (a private build folder)")
     p.add_argument("--fresh", action="store_true", help="always build cold")
     p.add_argument("--quiet", action="store_true", help="pass -q to jupyter-book")
     args = p.parse_args(argv)
-    # results/ holds stored outputs (e.g. GPU runs) that chapters read: as much an input
-    # of the pages as the library, and equally invisible to the execution cache.
-    watch = args.watch if args.watch is not None else [ROOT / "lec4lib", ROOT / "results"]
+    # lec4lib/ includes lec4lib/data: the slide map and the stored results of expensive
+    # runs (e.g. GPU), which chapters read: as much an input of the pages as the code, and
+    # equally invisible to the execution cache.
+    watch = args.watch if args.watch is not None else [ROOT / "lec4lib"]
     output = args.output.resolve() if args.output else None
     return build(args.book.resolve(), [w.resolve() for w in watch], fresh=args.fresh,
                  quiet=args.quiet, output=output)

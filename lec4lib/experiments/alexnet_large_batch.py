@@ -5,6 +5,9 @@ Run it on a GPU (full scale)::
     python -m lec4lib.experiments.alexnet_large_batch --device cuda --batch-size 4096 \\
         --steps 300 --warmup-steps 30 --train-images 16384 --name alexnet_b4096
 
+which writes ``lec4lib/data/results/alexnet_b4096/result.json`` (:func:`stored_results`:
+package data, so a pip-installed lec4lib, e.g. on Colab, has it too);
+
 and at tiny scale on a CPU (what the book and the tests do)::
 
     python -m lec4lib.experiments.alexnet_large_batch --device cpu --batch-size 4 --steps 2 \\
@@ -23,14 +26,16 @@ polynomial decay of power 2 as in You et al. 2017), on the same batches. It reco
   :func:`lec4lib.alexnet.alexnet_flops_per_image` (3× the forward FLOPs) and the
   device's dense peak for the precision used (:data:`PEAK_TFLOPS`; ``--peak-tflops``
   overrides; ``null`` on a device it does not know, e.g. a CPU);
-* provenance: device name, torch and CUDA versions, git commit (and whether the tree
-  had uncommitted changes), seed, wall time, UTC date, the command line.
+* provenance: device name, torch and CUDA versions, the git commit of the lec4lib that
+  ran (and whether its tree had uncommitted changes; see :func:`source_revision`), seed,
+  wall time, UTC date, the command line.
 
 Data: structured synthetic ImageNet-shaped images (:func:`lec4lib.images.synthetic_images`),
 generated on the device, or ``--data PATH`` for an ImageFolder-style directory of real
 images (``PATH/<class>/<image>``, read by :class:`lec4lib.images.ImageFolder`).
 
-It writes ``<results-dir>/<name>/result.json`` and prints progress to stderr while it runs.
+It writes ``<results-dir>/<name>/result.json`` (by default in :func:`stored_results`, the
+folder the book reads) and prints progress to stderr while it runs.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from importlib import metadata, resources
 from pathlib import Path
 
 import torch
@@ -56,7 +62,7 @@ from ..lars import LARS
 from ..trust_ratio import layerwise_param_groups, trust_ratio_table
 
 __all__ = ["ExperimentConfig", "run_experiment", "write_result", "load_results",
-           "peak_tflops", "PEAK_TFLOPS", "main"]
+           "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
 
 #: Dense (no sparsity) peak TFLOP/s by GPU name fragment and precision, from NVIDIA's
 #: data sheets (A100 SXM; H100 SXM5; H200 SXM has H100's compute). TF32 and BF16 are
@@ -67,7 +73,23 @@ PEAK_TFLOPS = {
     "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
 }
 
-_REPO = Path(__file__).resolve().parents[2]
+#: Where :func:`stored_results` lies inside the lec4lib package (and inside the repository).
+STORED_RESULTS = "lec4lib/data/results"
+
+
+def stored_results():
+    """The stored results packaged with lec4lib: the folder ``lec4lib/data/results``.
+
+    Committed runs are package data (``pyproject.toml``), so they reach every install
+    of lec4lib, a ``pip install`` from the repository (Colab) as much as the editable
+    checkout that builds the book. In an editable install it is the checkout's folder.
+
+    Returns
+    -------
+    importlib.resources.abc.Traversable
+        The folder; it does not exist while no run is stored (git keeps no empty folder).
+    """
+    return resources.files("lec4lib").joinpath("data/results")
 
 
 @dataclass
@@ -193,12 +215,40 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _git(*args: str) -> str | None:
+def _git(cwd, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=_REPO, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def source_revision() -> tuple[str | None, bool | None]:
+    """The git commit of the lec4lib that is running, and whether its tree was dirty.
+
+    * lec4lib imported from a git work tree that tracks it (the editable install of a
+      checkout): that tree's ``HEAD`` and whether it has uncommitted changes;
+    * lec4lib installed by pip from a git URL (``pip install "lec4lib @ git+URL@main"``,
+      what the Colab cell does): the commit pip recorded (PEP 610 ``direct_url.json``),
+      clean by construction;
+    * otherwise (e.g. a copy of the files): ``(None, None)``, "unknown".
+
+    Nothing is assumed about where a checkout lies: git is asked about the folder the
+    package was imported from, and a git repository that merely surrounds that folder
+    (a virtual environment inside a checkout) does not count unless it tracks lec4lib.
+    """
+    pkg = resources.files("lec4lib")
+    if isinstance(pkg, Path) and _git(pkg, "ls-files", "--error-unmatch", "__init__.py"):
+        status = _git(pkg, "status", "--porcelain", "--untracked-files=no")
+        return _git(pkg, "rev-parse", "HEAD"), None if status is None else bool(status)
+    try:
+        direct_url = metadata.distribution("lec4lib").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct_url = None
+    vcs = json.loads(direct_url).get("vcs_info", {}) if direct_url else {}
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return vcs["commit_id"], False
+    return None, None
 
 
 def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
@@ -207,15 +257,15 @@ def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
     else:
         name = platform.processor() or platform.machine() or "cpu"
         name = f"CPU ({name}, {torch.get_num_threads()} torch threads)"
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    commit, dirty = source_revision()
     return {
         "device_type": dev.type,
         "device_name": name,
         "torch_version": torch.__version__,
         "cuda_version": torch.version.cuda,
         "python_version": platform.python_version(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": None if status is None else bool(status),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "seed": cfg.seed,
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
@@ -381,29 +431,39 @@ def write_result(record: dict, results_dir, name: str) -> Path:
     return path
 
 
-def load_results(results_dir, device_type: str | None = None) -> list[dict]:
+def load_results(results_dir=None, device_type: str | None = None) -> list[dict]:
     """Every stored ``alexnet_large_batch`` record under ``results_dir``, newest first.
 
     Parameters
     ----------
-    results_dir : str or Path
-        Folder holding ``<name>/result.json`` files (missing folder: empty list).
+    results_dir : str or Path, optional
+        Folder holding ``<name>/result.json`` files (missing folder: empty list); by
+        default :func:`stored_results`, the runs packaged with lec4lib.
     device_type : str, optional
         Keep only records run on this device type (``"cuda"`` for GPU runs).
 
     Returns
     -------
     list of dict
-        Each record with its ``"path"`` added.
+        Each record with its ``"path"`` added: ``lec4lib/data/results/<name>/result.json``
+        for a packaged run (the same path in the repository and in any install), else the
+        file's path.
     """
+    folder = stored_results() if results_dir is None else Path(results_dir)
+    if not folder.is_dir():
+        return []
     out = []
-    for path in sorted(Path(results_dir).glob("*/result.json")):
-        rec = json.loads(path.read_text())
+    for sub in sorted(folder.iterdir(), key=lambda t: t.name):
+        file = sub.joinpath("result.json")
+        if not file.is_file():
+            continue
+        rec = json.loads(file.read_text("utf-8"))
         if rec.get("experiment") != "alexnet_large_batch":
             continue
         if device_type is not None and rec["provenance"].get("device_type") != device_type:
             continue
-        rec["path"] = str(path)
+        rec["path"] = (f"{STORED_RESULTS}/{sub.name}/result.json" if results_dir is None
+                       else str(file))
         out.append(rec)
     return sorted(out, key=lambda r: r["provenance"].get("date_utc", ""), reverse=True)
 
@@ -425,7 +485,11 @@ def main(argv=None) -> int:
                    help="peak TFLOP/s for MFU (default: looked up for known GPUs)")
     p.add_argument("--exclude-bias", action="store_true",
                    help="leave biases out of LARS's scaling and weight decay")
-    p.add_argument("--results-dir", default=str(_REPO / "results"))
+    p.add_argument("--results-dir", default=None,
+                   help="where to write <name>/result.json (default: the stored results "
+                        "packaged with lec4lib, lec4lib/data/results of the installed "
+                        "package; in the editable checkout of `make setup`, the folder to "
+                        "commit)")
     p.add_argument("--name", default=None,
                    help="results sub-folder (default alexnet_large_batch_<device>_<date>)")
     a = p.parse_args(argv)
@@ -434,11 +498,19 @@ def main(argv=None) -> int:
         cfg.validate()
     except ValueError as err:
         p.error(str(err))
+    results_dir = a.results_dir
+    if results_dir is None:   # checked before the run, which may take hours
+        results_dir = stored_results()
+        if not isinstance(results_dir, Path):   # e.g. lec4lib imported from a zip file
+            p.error(f"lec4lib's {STORED_RESULTS} is not a folder on disk: pass --results-dir")
     record = run_experiment(cfg)
     name = a.name or ("alexnet_large_batch_" + torch.device(cfg.device).type + "_"
                       + _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    path = write_result(record, a.results_dir, name)
+    path = write_result(record, results_dir, name)
     _log(f"wrote {path} (wall time {record['provenance']['wall_time_s']:.1f} s)")
+    if a.results_dir is None:
+        _log(f"commit {STORED_RESULTS}/{name}/ in the repository and the LARS chapter shows "
+             "the run (it reads the runs packaged with lec4lib)")
     return 0
 
 

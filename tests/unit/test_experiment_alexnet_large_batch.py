@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 import sys
+import tomllib
+from importlib import resources
 
 import pytest
 import torch
 
+from lec4lib.experiments import alexnet_large_batch as exp
 from lec4lib.experiments.alexnet_large_batch import (ExperimentConfig, load_results, main,
                                                      peak_tflops, run_experiment, write_result)
 from lec4lib.images import write_image_folder
+from tests.conftest import ROOT
 
 TINY = ["--device", "cpu", "--batch-size", "2", "--steps", "2", "--train-images", "2",
         "--eval-images", "2", "--num-classes", "10"]
@@ -90,3 +95,101 @@ def test_peak_table_and_result_names(tmp_path):
     assert peak_tflops("Tesla T4", "fp32") is None
     with pytest.raises(ValueError, match="name"):
         write_result({}, tmp_path, "../escape")
+
+
+# --- stored results are package data; provenance without a checkout ----------------------
+
+def _record(device_type="cuda", date="2026-01-01T00:00:00+00:00"):
+    return {"experiment": "alexnet_large_batch",
+            "provenance": {"device_type": device_type, "date_utc": date}}
+
+
+def test_load_results_reads_the_packaged_store_by_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(exp, "stored_results", lambda: tmp_path / "store")
+    assert load_results() == []   # no run stored: the folder does not exist
+    for name, rec in {"old": _record(date="2025-01-01T00:00:00+00:00"), "new": _record(),
+                      "cpu": _record("cpu"), "other": {"experiment": "something else"}}.items():
+        write_result(rec, tmp_path / "store", name)
+    (tmp_path / "store" / "stray-file.txt").write_text("not a run")
+    found = load_results(device_type="cuda")
+    # packaged runs are named by their path in the package (the same in the repository)
+    assert [r["path"] for r in found] == ["lec4lib/data/results/new/result.json",
+                                          "lec4lib/data/results/old/result.json"]
+    assert len(load_results()) == 3
+
+
+def test_the_packaged_store_is_lec4lib_data_results():
+    store = exp.stored_results()
+    assert store == resources.files("lec4lib").joinpath("data/results")
+    assert exp.STORED_RESULTS == "lec4lib/data/results"
+
+
+@pytest.mark.slow
+def test_command_line_writes_to_the_packaged_store_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(exp, "stored_results", lambda: tmp_path / "store")
+    assert main([*TINY, "--name", "default_dir"]) == 0
+    assert (tmp_path / "store" / "default_dir" / "result.json").is_file()
+    assert "commit lec4lib/data/results/default_dir/" in capsys.readouterr().err
+
+
+def test_package_data_includes_stored_results():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = data["tool"]["setuptools"]["package-data"]["lec4lib"]
+    assert any(fnmatch.fnmatch("data/results/alexnet_b4096/result.json", g) for g in globs)
+    assert any(fnmatch.fnmatch("data/slide_map.yml", g) for g in globs)
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+                   cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def fake_install(monkeypatch):
+    """Point source_revision at a given package folder and install metadata."""
+    def install(pkg, direct_url=None):
+        monkeypatch.setattr(exp.resources, "files", lambda name: pkg)
+
+        class Dist:
+            def read_text(self, filename):
+                return None if direct_url is None else json.dumps(direct_url)
+
+        monkeypatch.setattr(exp.metadata, "distribution", lambda name: Dist())
+    return install
+
+
+def test_source_revision_of_a_checkout_that_tracks_lec4lib(tmp_path, fake_install):
+    pkg = tmp_path / "repo" / "lec4lib"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    _git(tmp_path / "repo", "init", "-q")
+    _git(tmp_path / "repo", "add", "lec4lib/__init__.py")
+    _git(tmp_path / "repo", "commit", "-q", "-m", "x")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=pkg, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    fake_install(pkg)
+    assert exp.source_revision() == (head, False)
+    (pkg / "__init__.py").write_text("changed = 1\n")
+    assert exp.source_revision() == (head, True)
+
+
+def test_source_revision_ignores_a_repository_that_only_surrounds_the_package(tmp_path,
+                                                                              fake_install):
+    # a virtual environment inside some checkout: git finds that checkout, which does not
+    # track this lec4lib, so its commit says nothing about the code that ran
+    repo = tmp_path / "repo"
+    pkg = repo / "venv" / "site-packages" / "lec4lib"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (repo / "README").write_text("x")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "README")
+    _git(repo, "commit", "-q", "-m", "x")
+    fake_install(pkg)
+    assert exp.source_revision() == (None, None)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    fake_install(pkg, {"url": "https://example.invalid/lec4",
+                       "vcs_info": {"vcs": "git", "commit_id": commit}})
+    assert exp.source_revision() == (commit, False)   # pip's record of a git install
+    fake_install(pkg, {"url": "file:///somewhere", "dir_info": {}})
+    assert exp.source_revision() == (None, None)
