@@ -22,7 +22,7 @@ import copy
 import time
 from pathlib import Path
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
@@ -32,6 +32,7 @@ from traitlets import Bool, Integer, List, Unicode
 from . import sandbox as sandboxing
 
 KERNEL_DIED = "KernelDied"
+STUCK = "KernelStuck"
 TIME_LIMIT = "NotebookTimeLimit"
 
 
@@ -99,17 +100,25 @@ class ExecuteSurvivingKernelDeath(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            counts = self.__dict__.setdefault("_lec4_restarts", {})
-            key = id(self.nb)
-            if counts.get(key, 0) >= self.max_restarts:
-                raise
-            counts[key] = counts.get(key, 0) + 1
-            self.log.warning("kernel died in cell %d; restarting it and replaying the cells before", index)
-            cell.outputs.append(_error(KERNEL_DIED, "the kernel died while running this cell "
-                                                    "(it was restarted)"))
-            run_sync(self.km.restart_kernel)(now=True)
-            self.wait_for_reply(self.kc.kernel_info())
-            for j, previous in enumerate(self.nb.cells[:index]):
-                if previous.cell_type == "code" and not utils.is_grade(previous):
-                    self.execute_cell(copy.deepcopy(previous), j, store_history=False)
-            return cell, self.resources
+            return self._restart(cell, index, KERNEL_DIED,
+                                 "the kernel died while running this cell (it was restarted)")
+        except CellTimeoutError:
+            # the cell timed out and the kernel did not even go idle after the interrupt
+            # (a student's code that ignores SIGINT): that kernel is lost
+            return self._restart(cell, index, STUCK, "the cell did not stop when interrupted "
+                                                     "after its time limit (the kernel was restarted)")
+
+    def _restart(self, cell, index, ename: str, text: str):
+        counts = self.__dict__.setdefault("_lec4_restarts", {})
+        key = id(self.nb)
+        if counts.get(key, 0) >= self.max_restarts:
+            raise  # (the DeadKernelError or CellTimeoutError being handled)
+        counts[key] = counts.get(key, 0) + 1
+        self.log.warning("%s in cell %d; restarting the kernel and replaying the cells before", ename, index)
+        cell.outputs.append(_error(ename, text))
+        run_sync(self.km.restart_kernel)(now=True)
+        self.wait_for_reply(self.kc.kernel_info())
+        for j, previous in enumerate(self.nb.cells[:index]):
+            if previous.cell_type == "code" and not utils.is_grade(previous):
+                self.execute_cell(copy.deepcopy(previous), j, store_history=False)
+        return cell, self.resources

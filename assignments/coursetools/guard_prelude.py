@@ -25,6 +25,7 @@ def _lec4_record_pristine():
         ref.shell_instance = {k: vars(shell).get(k) for k in names}
         ref.shell_lists = {k: list(getattr(shell, k, [])) for k in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")}
         ref.custom_exceptions = shell.custom_exceptions
+        ref.events = {k: list(v) for k, v in shell.events.callbacks.items()}
     sys.modules["_lec4_pristine"] = ref
 _lec4_record_pristine()
 del _lec4_record_pristine

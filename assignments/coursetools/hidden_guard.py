@@ -37,6 +37,8 @@ def _lec4_guard():
                     raise RuntimeError("grading guard: IPython's " + _name + " was replaced")
             if _shell.custom_exceptions != _p.custom_exceptions:
                 raise RuntimeError("grading guard: a custom exception handler was installed")
+            if {_k: list(_v) for _k, _v in _shell.events.callbacks.items()} != _p.events:
+                raise RuntimeError("grading guard: an IPython event callback was registered")
             for _name, _ref in _p.shell_lists.items():
                 if list(getattr(_shell, _name, [])) != _ref:
                     raise RuntimeError("grading guard: an input or AST transformer was installed")

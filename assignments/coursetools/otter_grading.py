@@ -7,6 +7,15 @@ without Docker. Otter applies no cell timeout, so an infinite loop would hang it
 one hanging question zeroes the whole submission: :func:`grade` runs ``otter run`` in a
 subprocess with a wall-clock limit and records a submission that exceeds it (or kills
 its kernel) as ``failed`` with score 0.
+
+By default that subprocess runs in a sandbox of its own (:mod:`coursetools.sandbox`): the
+submission sees only its notebook and the autograder zip, no network, no course files, and
+nothing it starts outlives the run. The grader's prelude is put first in the notebook, so
+the hidden tests' guard compares against pristine references. Otter computes the score
+*inside* the student's kernel (its design: the tests run in the notebook's process), so a
+determined student can still forge otter's results file; the sandbox keeps that from
+touching anything else, and the nbgrader path, whose scores the grader computes, is the
+one to trust.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import authoring
+from . import authoring, sandbox as sandboxing, skeleton
 
 
 def _env() -> dict:
@@ -51,8 +60,10 @@ def assign(name: str, folder) -> dict:
             "autograder": zips[-1], "log": proc.stdout + proc.stderr}
 
 
-def grade(autograder_zip, submission, *, timeout: float = 120.0) -> tuple[float, str]:
-    """Grade one submission with ``otter run`` under a wall-clock limit.
+def grade(autograder_zip, submission, *, timeout: float = 120.0, sandbox: bool = True,
+          memory: str = "2GiB") -> tuple[float, str]:
+    """Grade one submission with ``otter run`` under a wall-clock limit, in a sandbox
+    (``sandbox=False`` runs it without isolation).
 
     Returns ``(score, status)``: the sum of the test scores and ``"graded"``, or
     ``(0.0, "failed: ...")`` when the run exceeds ``timeout`` seconds or produces no
@@ -66,19 +77,33 @@ def grade(autograder_zip, submission, *, timeout: float = 120.0) -> tuple[float,
         name = Path(autograder_zip).name.split("-autograder_")[0]
         copy = tmp / f"{name}.ipynb"
         try:
-            nb = json.loads(submission.read_text(encoding="utf-8"))
+            nb = skeleton.load(submission)
             nb.setdefault("metadata", {}).setdefault("otter", {}).setdefault("assignment_name", name)
+            nb["cells"].insert(0, dict(skeleton.prelude_cell(), id="lec4-prelude"))
             copy.write_text(json.dumps(nb))
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
-            return 0.0, f"failed: unreadable notebook ({type(exc).__name__})"
+        except (skeleton.Unreadable, AttributeError, TypeError) as exc:
+            reason = str(exc) if isinstance(exc, skeleton.Unreadable) else f"unreadable notebook ({type(exc).__name__})"
+            return 0.0, f"failed: {reason}"
         out = tmp / "out"
         out.mkdir()
+        zip_path = Path(autograder_zip).resolve()
+        box = None
+        if sandbox:
+            sandboxing.check()
+            box = sandboxing.Sandbox(memory=memory, files=[copy, zip_path], outputs=[out])
+            here = Path(sandboxing.WORKDIR)
+            argv = box.wrap(_otter() + ["run", "-a", str(here / zip_path.name), "-o", str(here / "out"),
+                                        str(here / copy.name)])
+        else:
+            argv = _otter() + ["run", "-a", str(zip_path), "-o", str(out), str(copy)]
         try:
-            subprocess.run(_otter() + ["run", "-a", str(Path(autograder_zip).resolve()), "-o", str(out),
-                                       str(copy)], cwd=tmp, env=_env(), capture_output=True,
+            subprocess.run(argv, cwd=tmp, env=_env(), capture_output=True,
                            text=True, timeout=timeout, start_new_session=True)
         except subprocess.TimeoutExpired:
             return 0.0, f"failed: timeout after {timeout:g} s"
+        finally:
+            if box is not None:
+                box.close()
         results = out / "results.json"
         if not results.exists():
             return 0.0, "failed: no results (kernel died or notebook could not run)"

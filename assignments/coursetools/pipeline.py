@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 
 from . import authoring, sandbox as sandboxing, scan, skeleton
-from .execution import KERNEL_DIED, TIME_LIMIT
+from .execution import KERNEL_DIED, STUCK, TIME_LIMIT
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -311,6 +311,8 @@ class Course:
                     text = graded.read_text(encoding="utf-8") if graded.exists() else ""
                     if f'"ename": "{KERNEL_DIED}"' in text:
                         flags.append("kernel died in a cell (restarted; that cell failed)")
+                    if f'"ename": "{STUCK}"' in text:
+                        flags.append("kernel restarted: a cell ignored the interrupt after its time limit")
                     if f'"ename": "{TIME_LIMIT}"' in text:
                         flags.append("notebook time limit reached (the cells left were not run)")
             score, max_score = self.score(name, student)

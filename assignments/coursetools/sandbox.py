@@ -105,7 +105,8 @@ def _system_binds() -> list[str]:
             args += ["--ro-bind", top, top]
     # only what the loader, locale and user lookups need: never /etc as a whole
     for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
-              "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
+              "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/hosts",
+              "/etc/host.conf", "/etc/gai.conf",
               "/etc/fonts", "/etc/ssl/certs", "/etc/mime.types"):
         if os.path.exists(f):
             args += ["--ro-bind", f, f]
@@ -207,6 +208,9 @@ class Sandbox:
         Processes and threads the sandbox may have at once (default 128).
     files : list of paths
         Files bound read-only into the working directory (data the assignment ships).
+    outputs : list of paths
+        Host directories bound writable into the working directory under their own name
+        (where a grader that runs inside, like ``otter run``, writes its results).
     forbidden : list of paths
         Directories that must stay invisible, even if the Python installation lies in or
         above them (the course directory).
@@ -216,6 +220,7 @@ class Sandbox:
     disk: int | str = "256MiB"
     max_processes: int = 128
     files: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
     forbidden: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -252,6 +257,8 @@ class Sandbox:
         for f in self.files:
             f = Path(f)
             box += ["--ro-bind", str(f), f"{WORKDIR}/{f.name}"]
+        for d in self.outputs:
+            box += ["--bind", str(d), f"{WORKDIR}/{Path(d).name}"]
         box += ["--chdir", WORKDIR, "--clearenv"]
         for key, value in self._env(env).items():
             box += ["--setenv", key, value]
