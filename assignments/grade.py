@@ -38,6 +38,13 @@ def main(argv=None) -> int:
     p.add_argument("--csv", type=Path, default=None, help="grades CSV (default: COURSE/grades-<assignment>.csv)")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds (default: nbgrader_config.py)")
     p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    p.add_argument("--memory", default=None,
+                   help="memory cap of each submission's sandbox, e.g. 2GiB (default: nbgrader_config.py)")
+    p.add_argument("--notebook-timeout", type=int, default=None,
+                   help="wall-clock seconds per notebook (default: nbgrader_config.py)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run student code WITHOUT isolation (as you, seeing your files and the network); "
+                        "every CSV row is flagged 'no sandbox'")
     p = sub.add_parser("otter", help="otter master + otter assign (student notebook, autograder zip)")
     p.add_argument("assignment")
     p.add_argument("out", type=Path)
@@ -62,12 +69,22 @@ def main(argv=None) -> int:
         return 0
 
     from coursetools.pipeline import Course
+    from coursetools.sandbox import SandboxUnavailable
 
-    course = Course(args.course, timeout=getattr(args, "timeout", None))
     if args.command == "release":
-        print(f"released {course.release(args.assignment)}")
+        print(f"released {Course(args.course).release(args.assignment)}")
         return 0
     # grade
+    try:
+        course = Course(args.course, timeout=args.timeout, sandbox=not args.no_sandbox,
+                        memory=args.memory, notebook_timeout=args.notebook_timeout)
+        course.check_sandbox()
+    except SandboxUnavailable as exc:
+        print(f"grade: refusing to run student code without a sandbox: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     course.release(args.assignment)  # (re)records the assignment and its tests in the gradebook
     students = course.collect(args.assignment, args.submissions)
@@ -78,8 +95,13 @@ def main(argv=None) -> int:
     csv_path = args.csv or course.root / f"grades-{args.assignment}.csv"
     course.export_grades(args.assignment, csv_path, results)
     failed = [r for r in results if r.status != "graded"]
+    flagged = [r for r in results if r.status == "graded" and [f for f in r.flags if f != "no sandbox"]]
     print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s; "
-          f"{len(failed)} need a look ({', '.join(r.student for r in failed) or 'none'}); grades: {csv_path}")
+          f"{len(failed) + len(flagged)} need a look; grades: {csv_path}")
+    for r in failed:
+        print(f"  needs a look: {r.student}: {r.status}")
+    for r in flagged:
+        print(f"  needs a look: {r.student}: {'; '.join(f for f in r.flags if f != 'no sandbox')}")
     return 0
 
 

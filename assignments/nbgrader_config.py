@@ -22,3 +22,10 @@ c.Execute.allow_errors = True
 # Huge outputs are cut before they reach the gradebook and the feedback.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
+# Every graded notebook runs in a bubblewrap sandbox of its own (coursetools/sandbox.py):
+# no network, no course files, nothing left running afterwards, and these caps.
+c.ExecuteSurvivingKernelDeath.sandbox = True
+c.ExecuteSurvivingKernelDeath.memory = "2GiB"           # per process; for all where a memory cgroup can be made
+c.ExecuteSurvivingKernelDeath.disk = "256MiB"           # the writable working directory (a tmpfs)
+c.ExecuteSurvivingKernelDeath.max_processes = 128       # processes and threads at once
+c.ExecuteSurvivingKernelDeath.notebook_timeout = 600    # wall-clock seconds for one notebook
