@@ -72,6 +72,8 @@ def colab_cell(root: Path = ROOT) -> nbformat.NotebookNode:
         "import sys\n"
         "if \"google.colab\" in sys.modules:\n"
         f"    %pip install -q \"lec4lib @ git+{url}@{branch}\"\n"
+        # %pip reports a failed install but does not raise: stop here, not at the next cell
+        "    import lec4lib  # stops here if the install failed (pip's message is above)\n"
     )
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = [COLAB_TAG, "remove-cell"]
