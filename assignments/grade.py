@@ -6,7 +6,11 @@
     python assignments/grade.py grade hw1 SUBMISSIONS         # collect + autograde + feedback + CSV
     python assignments/grade.py otter hw1 OUT                 # otter master, student notebook, autograder zip
 
-SUBMISSIONS is a folder or a .zip of ``<student>.ipynb`` files or ``<student>/`` folders.
+    python assignments/grade.py export hw1 --site canvas --out canvas.csv   # for the course site
+
+SUBMISSIONS is a folder or a .zip as a course site exports it: ``<student>.ipynb`` files or
+``<student>/`` folders (under any wrapper folder), a Canvas or Moodle submission download,
+or a Gradescope export; the layout is detected and reported.
 The course directory defaults to ``assignments/`` (override with ``--course``); releases,
 submissions, autograded notebooks, feedback and gradebook.db there are never committed.
 """
@@ -14,6 +18,7 @@ submissions, autograded notebooks, feedback and gradebook.db there are never com
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +50,26 @@ def main(argv=None) -> int:
     p.add_argument("--no-sandbox", action="store_true",
                    help="run student code WITHOUT isolation (as you, seeing your files and the network); "
                         "every CSV row is flagged 'no sandbox'")
+    p.add_argument("--roster", type=Path, default=None,
+                   help="CSV with a student_id column plus course-site ids and names (canvas_id, email, ...)")
+    p.add_argument("--timestamps", type=Path, default=None,
+                   help="CSV with a student column and submitted_at, for uploads without submission times")
+    p.add_argument("--due", default=None, help="due date, e.g. '2026-03-01 23:59' (UTC unless an offset is given)")
+    p.add_argument("--late-penalty", choices=["none", "zero"], default=None,
+                   help="nbgrader's late-submission penalty (default: nbgrader_config.py, none)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once, each in its own sandbox (default: the number of cores)")
+    p.add_argument("--regrade", nargs="+", default=[], metavar="STUDENT", help="grade these students again")
+    p.add_argument("--force", action="store_true", help="grade every submission again (default: only new or changed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("export", help="grades CSV for a course site's import (Canvas, Gradescope, Moodle)")
+    p.add_argument("assignment")
+    p.add_argument("--site", choices=["canvas", "gradescope", "moodle", "plain"], required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--column", default=None,
+                   help="the assignment's column name in the course site (Canvas: 'Homework 1 (12345)')")
+    p.add_argument("--feedback-zip", type=Path, default=None,
+                   help="also zip the feedback files under the names the site's bulk upload accepts")
     p = sub.add_parser("otter", help="otter master + otter assign (student notebook, autograder zip)")
     p.add_argument("assignment")
     p.add_argument("out", type=Path)
@@ -74,11 +99,22 @@ def main(argv=None) -> int:
     if args.command == "release":
         print(f"released {Course(args.course).release(args.assignment)}")
         return 0
+    if args.command == "export":
+        course = Course(args.course)
+        path = course.export_for_site(args.assignment, args.site, args.out, column=args.column)
+        print(f"{args.site} grades: {path}")
+        if args.feedback_zip:
+            site = None if args.site == "plain" else args.site
+            print(f"feedback zip: {course.feedback_zip(args.assignment, args.feedback_zip, site)}")
+        return 0
     # grade
     try:
         course = Course(args.course, timeout=args.timeout, sandbox=not args.no_sandbox,
-                        memory=args.memory, notebook_timeout=args.notebook_timeout)
+                        memory=args.memory, notebook_timeout=args.notebook_timeout,
+                        late_penalty=args.late_penalty)
         course.check_sandbox()
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     except SandboxUnavailable as exc:
         print(f"grade: refusing to run student code without a sandbox: {exc}", file=sys.stderr)
         return 2
@@ -86,22 +122,46 @@ def main(argv=None) -> int:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    course.release(args.assignment)  # (re)records the assignment and its tests in the gradebook
-    students = course.collect(args.assignment, args.submissions)
-    results = course.autograde(args.assignment, students)
+    name = args.assignment
+    course.release(name)  # (re)records the assignment and its tests in the gradebook
+    roster = args.roster
+    if roster is not None:
+        from coursetools.collect import CollectError, Roster
+
+        try:
+            Roster(roster)
+        except CollectError as exc:
+            print(f"grade: {exc}; grading without a roster", file=sys.stderr)
+            roster = None
+    if args.due is not None:
+        try:
+            course.set_due(name, args.due)
+        except ValueError as exc:
+            print(f"grade: {exc}; grading without a due date", file=sys.stderr)
+    try:
+        students = course.collect(name, args.submissions, roster=roster, timestamps=args.timestamps)
+    except ValueError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    try:
+        results = course.autograde(name, students, jobs=args.jobs, force=args.force, regrade=args.regrade,
+                                   progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("grade: interrupted; what was graded is kept: run the same command again to grade the rest",
+              file=sys.stderr)
+        return 130
+    except ValueError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     if not args.no_feedback:
-        for path in course.feedback(args.assignment, students):
-            print(f"feedback: {path}")
-    csv_path = args.csv or course.root / f"grades-{args.assignment}.csv"
-    course.export_grades(args.assignment, csv_path, results)
-    failed = [r for r in results if r.status != "graded"]
-    flagged = [r for r in results if r.status == "graded" and [f for f in r.flags if f != "no sandbox"]]
-    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s; "
-          f"{len(failed) + len(flagged)} need a look; grades: {csv_path}")
-    for r in failed:
-        print(f"  needs a look: {r.student}: {r.status}")
-    for r in flagged:
-        print(f"  needs a look: {r.student}: {'; '.join(f for f in r.flags if f != 'no sandbox')}")
+        graded = [r.student for r in results if r.status == "graded"]
+        paths = course.feedback(name, graded)
+        print(f"feedback: {len(paths)} files in {course.root / 'feedback'}; "
+              f"zipped for upload: {course.feedback_zip(name, course.root / f'feedback-{name}.zip')}")
+    csv_path = args.csv or course.root / f"grades-{name}.csv"
+    course.export_grades(name, csv_path, results)
+    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s; grades: {csv_path}")
+    print(course.summary(name, results))
     return 0
 
 

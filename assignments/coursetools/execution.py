@@ -19,7 +19,9 @@ Three things on top of nbgrader's:
 from __future__ import annotations
 
 import copy
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -57,6 +59,13 @@ class ExecuteSurvivingKernelDeath(Execute):
                       help="files of the notebook's folder not bound into the sandbox").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        delegate = getattr(_DELEGATE, "fn", None)
+        if delegate is not None:  # a worker process runs the kernel (parallel grading)
+            path = str((resources or {}).get("metadata", {}).get("path") or ".")
+            executed = delegate(nb, path)
+            nb.cells = executed.cells
+            nb.metadata = executed.metadata
+            return nb, resources
         self._lec4_deadline = time.monotonic() + self.notebook_timeout
         self._lec4_box = None
         if self.sandbox:
@@ -122,3 +131,42 @@ class ExecuteSurvivingKernelDeath(Execute):
             if previous.cell_type == "code" and not utils.is_grade(previous):
                 self.execute_cell(copy.deepcopy(previous), j, store_history=False)
         return cell, self.resources
+
+
+# -- parallel grading: the kernels run in worker processes ---------------------------------------
+_DELEGATE = threading.local()
+_WORKER = {}
+
+
+@contextmanager
+def delegated(fn):
+    """While active (in this thread), ``ExecuteSurvivingKernelDeath.preprocess`` hands the
+    notebook to ``fn(nb, path) -> executed nb`` instead of running a kernel itself."""
+    old = getattr(_DELEGATE, "fn", None)
+    _DELEGATE.fn = fn
+    try:
+        yield
+    finally:
+        _DELEGATE.fn = old
+
+
+def worker_init(settings: dict) -> None:
+    """Initialiser of a grading worker process: the course's configuration, once."""
+    from .pipeline import course_config
+
+    import os
+
+    os.environ["NBGRADER_EXECUTION"] = "autograde"  # as nbgrader sets it around Execute
+    settings = dict(settings)
+    _WORKER["config"] = course_config(Path(settings.pop("root")), **settings)
+
+
+def worker_execute(nb_text: str, path: str) -> str:
+    """Run one notebook (text) in a sandbox, as the grader would; returns the executed text.
+    Runs in the worker's main thread, so the sandbox dies with the worker."""
+    import nbformat
+
+    nb = nbformat.reads(nb_text, as_version=4)
+    ep = ExecuteSurvivingKernelDeath(config=_WORKER["config"])
+    nb, _ = ep.preprocess(nb, {"metadata": {"path": path}})
+    return nbformat.writes(nb)

@@ -25,16 +25,17 @@ entry with score 0 and a status in the CSV.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import queue
 import re
 import shutil
 import sys
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
+from datetime import timezone
 from pathlib import Path
 
 import nbformat
@@ -60,8 +61,12 @@ class GradeResult:
 GRADED_DIR = "trusted"  # the rebuilt notebooks nbgrader grades (nbgrader's submitted_directory)
 
 
+LATE_PENALTIES = ("none", "zero")
+
+
 def course_config(root: Path, *, timeout: int | None = None, sandbox: bool = True,
-                  memory: str | None = None, notebook_timeout: int | None = None):
+                  memory: str | None = None, notebook_timeout: int | None = None,
+                  late_penalty: str | None = None):
     """The course's ``nbgrader_config.py`` plus the pipeline's settings, for ``root``."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
@@ -79,6 +84,8 @@ def course_config(root: Path, *, timeout: int | None = None, sandbox: bool = Tru
         extra.ExecuteSurvivingKernelDeath.memory = str(memory)
     if notebook_timeout is not None:
         extra.ExecuteSurvivingKernelDeath.notebook_timeout = int(notebook_timeout)
+    if late_penalty is not None:
+        extra.LateSubmissionPlugin.penalty_method = late_penalty
     from nbgrader.preprocessors import GetGrades
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from .feedback import HideHiddenTests
@@ -120,6 +127,11 @@ class Course:
     max_bytes : int
         Uploads larger than this are not parsed: score 0, status ``failed: notebook too
         large``.
+    late_penalty : {"none", "zero"}, optional
+        nbgrader's late-submission plugin (``LateSubmissionPlugin.penalty_method``):
+        ``"zero"`` gives a submission after the due date (:meth:`set_due`) a penalty of
+        its whole score. Default: ``nbgrader_config.py`` (``"none"``); another plugin can be
+        set there (``AssignLatePenalties.plugin_class``).
     log : callable, optional
         Where progress lines go (default: print to stdout).
 
@@ -132,7 +144,7 @@ class Course:
 
     def __init__(self, root, *, timeout: int | None = None, sandbox: bool = True,
                  memory: str | None = None, notebook_timeout: int | None = None,
-                 max_bytes: int = skeleton.MAX_BYTES, log=None):
+                 max_bytes: int = skeleton.MAX_BYTES, late_penalty: str | None = None, log=None):
         for label, value in (("timeout", timeout), ("notebook_timeout", notebook_timeout)):
             if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
                 raise ValueError(f"{label} must be a positive integer number of seconds, got {value!r}")
@@ -140,6 +152,9 @@ class Course:
             sandboxing.parse_size(memory, "memory")
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
             raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
+        if late_penalty is not None and late_penalty not in LATE_PENALTIES:
+            raise ValueError(f"late_penalty must be one of {LATE_PENALTIES}, got {late_penalty!r}")
+        self.late_penalty = late_penalty
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
@@ -167,9 +182,7 @@ class Course:
             from nbgrader.apps import NbGraderAPI
             from nbgrader.coursedir import CourseDirectory
 
-            cfg = course_config(self.root, timeout=self.timeout, sandbox=self.sandbox,
-                                memory=self.memory, notebook_timeout=self.notebook_timeout)
-            self._api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+            self._api = self._new_api()
         return self._api
 
     def gradebook(self):
@@ -194,69 +207,116 @@ class Course:
         return self.root / "release" / name / f"{name}.ipynb"
 
     # -- 2. collect ----------------------------------------------------------------------
-    def collect(self, name: str, submissions) -> list[str]:
+    def collect(self, name: str, submissions, *, roster=None, timestamps=None) -> list[str]:
         """Copy student notebooks into ``submitted/<student>/<name>/<name>.ipynb``.
 
-        ``submissions`` is a folder or a ``.zip`` holding either ``<student>.ipynb`` files
-        or ``<student>/`` folders with one notebook each. A notebook under another name
-        (``hw1 (1).ipynb``) is renamed and flagged ``renamed``; a student folder with
-        several notebooks takes the one named ``<name>.ipynb``, else the newest, flagged.
+        ``submissions`` is a folder or a ``.zip`` in any layout :mod:`coursetools.collect`
+        reads (plain, with or without wrapper folders; Canvas; Moodle; Gradescope); the
+        layout is detected and logged. ``roster`` (a CSV with ``student_id`` and any
+        course-site ids or names) maps course-site ids to student ids; ``timestamps`` (a CSV
+        with a student column and ``submitted_at``) gives submission times where the course
+        site's metadata does not. Each submission's time goes into nbgrader's
+        ``timestamp.txt``. When a student has several notebooks, the newest is kept and the
+        choice flagged. Nothing is dropped silently: every notebook found, every roster
+        student without one, and every problem is recorded in ``collect-<name>.json``
+        beside the gradebook, and :meth:`export_grades` writes a row for each.
         Returns the student ids collected, in order.
         """
+        from . import collect as collecting
+
         self._check_name(name)
-        submissions = Path(submissions)
-        if not submissions.exists():
-            raise ValueError(f"submissions: {submissions} does not exist")
-        tmp = None
-        if submissions.is_file():
-            if submissions.suffix != ".zip":
-                raise ValueError(f"submissions must be a folder or a .zip file, got {submissions}")
-            tmp = Path(tempfile.mkdtemp(prefix="lec4-collect-"))
-            with zipfile.ZipFile(submissions) as zf:
-                zf.extractall(tmp)
-            base = tmp
-            entries = [p for p in base.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-            if len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.ipynb")) is False \
-                    and all(p.is_dir() for p in entries[0].iterdir()):
-                base = entries[0]
+        try:
+            formats, found, problems = collecting.gather(submissions, name)
+        except collecting.CollectError as exc:
+            raise ValueError(str(exc)) from None
+        tmp = collecting.gather.last_tmp
+        try:
+            return self._collect(name, formats, found, problems,
+                                 collecting.Roster(roster) if roster is not None else None,
+                                 collecting.read_timestamps(timestamps) if timestamps is not None else {})
+        except collecting.CollectError as exc:
+            raise ValueError(str(exc)) from None
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _collect(self, name, formats, found, problems, roster, stamps) -> list[str]:
+        from . import collect as collecting
+
+        count = len(found)
+        if not formats:
+            self.log(f"collect: no notebook found in the upload")
+        elif len(formats) == 1:
+            self.log(f"collect: detected a {formats[0]} upload ({count} notebooks)")
         else:
-            base = submissions
-        found: dict[str, tuple[Path, list[str]]] = {}
-        for entry in sorted(base.iterdir()):
-            if entry.name.startswith((".", "__MACOSX")):
-                continue
-            if entry.is_file() and entry.suffix == ".ipynb":
-                found[entry.stem] = (entry, [])
-            elif entry.is_dir():
-                notebooks = sorted(p for p in entry.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-                if not notebooks:
-                    self.log(f"collect: {entry.name}: no notebook, skipped")
-                    continue
-                exact = [p for p in notebooks if p.name == f"{name}.ipynb"]
-                if exact:
-                    chosen, flags = exact[0], []
-                elif len(notebooks) == 1:
-                    chosen, flags = notebooks[0], [f"renamed from {notebooks[0].name}"]
-                else:
-                    chosen = max(notebooks, key=lambda p: p.stat().st_mtime)
-                    flags = [f"renamed from {chosen.name} (newest of {len(notebooks)} notebooks)"]
-                found[entry.name] = (chosen, flags)
-        students = []
-        for student, (path, flags) in found.items():
+            kinds = ", ".join(f"{f} ({sum(x.fmt == f for x in found)})" for f in formats)
+            line = f"collect: formats mixed in one upload: {kinds}; each notebook is read by its own layout"
+            problems.append(line.removeprefix("collect: "))
+            self.log(line)
+        for line in problems:
+            if not line.startswith("formats mixed"):
+                self.log(f"collect: {line}")
+        for f in found:
+            student = roster.lookup(f.key, *f.site_ids.values(), f.name, collecting.slug(f.name)) \
+                if roster is not None else None
+            if student is None:
+                student = f.name if f.fmt == "canvas" else collecting.slug(f.name) if f.fmt == "moodle" else f.key
+                if roster is not None:
+                    f.flags.append("not on the roster")
             if not STUDENT_ID.match(student):
-                raise ValueError(f"submissions: student id {student!r} must match {STUDENT_ID.pattern}")
+                f.flags.append(f"id {student!r} cleaned")
+                student = collecting.slug(student)
+            f.student = student
+            when = stamps.get(student) or stamps.get(f.key) if f.time_source != "course site" else None
+            if when is not None:
+                f.submitted_at, f.time_source = when, "timestamps file"
+            original = f.origin.rsplit("/", 1)[-1]
+            if f.fmt == "canvas":
+                original = original[len(f.site_name) + 1:]
+            if original != f"{name}.ipynb":
+                f.flags.append(f"renamed from {original}")
+        by_student: dict[str, list] = {}
+        for f in found:
+            by_student.setdefault(f.student, []).append(f)
+        records, students = [], []
+        for student, group in sorted(by_student.items()):
+            group.sort(key=lambda f: (f.submitted_at.timestamp() if f.submitted_at else 0.0,
+                                      f.origin.endswith(f"/{name}.ipynb") or f.origin == f"{name}.ipynb"),
+                       reverse=True)
+            chosen, older = group[0], group[1:]
+            if older:
+                chosen.flags.append(f"duplicate: kept the newest of {len(group)} ({chosen.origin})")
             dest = self.root / "submitted" / student / name / f"{name}.ipynb"
             if dest.parent.exists():
                 shutil.rmtree(dest.parent)
             dest.parent.mkdir(parents=True)
-            shutil.copyfile(path, dest)
-            (dest.parent / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-            self.flags[(name, student)] = list(flags)
+            shutil.copyfile(chosen.path, dest)
+            when = chosen.submitted_at
+            (dest.parent / "timestamp.txt").write_text(
+                when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+            self.flags[(name, student)] = list(chosen.flags)
             students.append(student)
-            self.log(f"collect: {student} <- {path.name}" + (f" ({'; '.join(flags)})" if flags else ""))
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.log(f"collect: {student} <- {chosen.origin}"
+                     + (f" ({'; '.join(chosen.flags)})" if chosen.flags else ""))
+            for f in [chosen] + older:
+                records.append({
+                    "student": student, "origin": f.origin, "format": f.fmt, "name": f.name,
+                    "site_ids": f.site_ids, "site_name": f.site_name,
+                    "submitted_at": f.submitted_at.isoformat() if f.submitted_at else "",
+                    "time_source": f.time_source, "late_marker": f.late_marker, "flags": f.flags,
+                    "graded": f is chosen,
+                    "status": "" if f is chosen else f"not graded: a newer submission was ({chosen.origin})"})
+        missing = [s for s in (roster.ids if roster is not None else []) if s not in by_student]
+        for s in missing:
+            self.log(f"collect: {s}: on the roster, no submission")
+        manifest = {"assignment": name, "formats": formats, "problems": problems, "records": records,
+                    "missing": missing, "roster": roster.rows if roster is not None else None}
+        _write_json(self.root / f"collect-{name}.json", manifest)
         return students
+
+    def manifest(self, name: str) -> dict:
+        path = self.root / f"collect-{name}.json"
+        return json.loads(path.read_text()) if path.exists() else {"records": [], "missing": [], "problems": []}
 
     def submitted_students(self, name: str) -> list[str]:
         folder = self.root / "submitted"
@@ -270,67 +330,249 @@ class Course:
             sandboxing.check()
             self._sandbox_checked = True
 
-    def autograde(self, name: str, students=None) -> list[GradeResult]:
-        """Autograde every collected submission of ``name`` (or those in ``students``)."""
+    def set_due(self, name: str, due) -> None:
+        """Record the due date of ``name`` in the gradebook (a datetime, or text such as
+        ``"2026-03-01 23:59"``, UTC unless it gives an offset); nbgrader then computes each
+        submission's lateness from its ``timestamp.txt`` and applies the late-penalty plugin."""
+        from . import collect as collecting
+
+        when = collecting.parse_due(due) if not hasattr(due, "tzinfo") else due
+        with self.gradebook() as gb:
+            gb.update_or_create_assignment(name, duedate=when.astimezone(timezone.utc).replace(tzinfo=None))
+
+    def _state_path(self, name: str) -> Path:
+        return self.root / "grading-state" / f"{name}.json"
+
+    def _digest(self, name: str, student: str) -> str:
+        """What a result depends on: the upload, the assignment's source and release, the
+        grading settings. A result whose digest is unchanged is not graded again."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for path in (self.root / "submitted" / student / name / f"{name}.ipynb",
+                     self.root / "submitted" / student / name / "timestamp.txt",
+                     authoring.source_path(name, self.root), self.root / "release" / name / f"{name}.ipynb"):
+            h.update(path.read_bytes() if path.exists() else b"-")
+        h.update(json.dumps([self.timeout, self.sandbox, self.memory, self.notebook_timeout, self.max_bytes,
+                             self.late_penalty, self._due_text(name)]).encode())
+        return h.hexdigest()
+
+    def _due_text(self, name: str) -> str:
+        from nbgrader.api import MissingEntry
+
+        with self.gradebook() as gb:
+            try:
+                return str(gb.find_assignment(name).duedate or "")
+            except MissingEntry:
+                return ""
+
+    def autograde(self, name: str, students=None, *, jobs: int = 1, force: bool = False,
+                  regrade=(), progress: bool = False) -> list[GradeResult]:
+        """Autograde the collected submissions of ``name`` (or those in ``students``).
+
+        Parameters
+        ----------
+        jobs : int
+            Submissions graded at once, each in its own sandbox and kernel (worker
+            processes). Only this process writes the gradebook, one submission at a time;
+            results are identical to ``jobs=1``.
+        force : bool
+            Grade every submission again. Otherwise a submission whose upload, assignment
+            and settings are unchanged since it was last graded keeps its result (so a run
+            that was interrupted loses nothing already graded, and the next grades the rest).
+        regrade : list of str
+            Students graded again even if unchanged.
+        progress : bool
+            Show a progress bar (tqdm: rate and time left) on stderr.
+        """
+        import threading
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
         self._check_name(name)
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
         self.check_sandbox()
         students = list(students) if students is not None else self.submitted_students(name)
         release = self.root / "release" / name / f"{name}.ipynb"
         if not release.exists():
             self.release(name)
         release_nb = nbformat.read(release, as_version=4)
-        results = []
-        for k, student in enumerate(students, 1):
-            start = time.perf_counter()
-            status = "graded"
-            flags = list(self.flags.get((name, student), []))
-            if not self.sandbox:
-                flags.append("no sandbox")
-            upload = self.root / "submitted" / student / name / f"{name}.ipynb"
-            graded_dir = self.root / GRADED_DIR / student / name
+        others = self._other_releases(name)
+        collected = {r["student"]: r for r in self.manifest(name)["records"] if r.get("graded")}
+        state_path = self._state_path(name)
+        state_path.parent.mkdir(exist_ok=True)
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        regrade = set(regrade)
+        unknown = regrade - set(students)
+        if unknown:
+            raise ValueError(f"regrade: no collected submission for {sorted(unknown)}")
+        done: dict[str, GradeResult] = {}
+        todo = []
+        for student in students:
+            digest = self._digest(name, student)
+            prev = state.get(student)
+            if not force and student not in regrade and prev and prev.get("digest") == digest:
+                done[student] = GradeResult(**prev["result"])
+            else:
+                todo.append((student, digest))
+        if done:
+            self.log(f"autograde: {len(done)} unchanged since they were graded, kept "
+                     f"(--force or --regrade to grade them again)")
+        lock = threading.Lock()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), unit="sub", desc=f"autograde {name}", file=sys.stderr,
+                       dynamic_ncols=True, smoothing=0.1)
+        count = [len(done)]
+        workers = queue.Queue()
+        settings = dict(root=str(self.root), timeout=self.timeout, sandbox=self.sandbox, memory=self.memory,
+                        notebook_timeout=self.notebook_timeout, late_penalty=self.late_penalty)
+        parallel = jobs > 1 and len(todo) > 1
+        if parallel:
+            for _ in range(min(jobs, len(todo))):
+                workers.put(_Worker(settings))
+        local = threading.local()
+
+        def one(student: str, digest: str) -> GradeResult:
+            from . import execution
+
+            if parallel and not hasattr(local, "api"):
+                local.api = self._new_api()  # one nbgrader API (and course directory) per thread
+            worker = workers.get() if parallel else None
             try:
-                nb, changed = skeleton.build(skeleton.load(upload, self.max_bytes), release_nb)
-            except skeleton.Unreadable as exc:
-                status = f"failed: {exc}"
-                shutil.rmtree(graded_dir, ignore_errors=True)
+                with lock:
+                    api = local.api if parallel else self.api
+                    with execution.delegated(None if worker is None else _Delegate(worker, lock)):
+                        r = self._grade_one(name, student, release_nb, others, collected.get(student), api)
+            finally:
+                if worker is not None:
+                    workers.put(worker)
+            with lock:
+                state[student] = {"digest": digest, "result": r.__dict__}
+                _write_json(state_path, state)
+                count[0] += 1
+                line = (f"[{count[0]}/{len(students)}] {student}: {r.score:g}/{r.max_score:g} "
+                        f"{r.status} ({r.seconds:.1f} s)")
+                if bar is not None:
+                    bar.update(1)
+                    with bar.external_write_mode():
+                        self.log(line)
+                else:
+                    self.log(line)
+            return r
+
+        # nbgrader sets NBGRADER_EXECUTION around each notebook, and its setenv() always
+        # deletes it afterwards (nbgrader 0.9 looks up the *value* as the previous
+        # variable's name). With several submissions in flight that races (KeyError), so for
+        # the run the variable is set once and setenv() restores what was there before.
+        import nbgrader.utils
+
+        previous_marker = os.environ.get("NBGRADER_EXECUTION")
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+        original_setenv = nbgrader.utils.setenv
+        nbgrader.utils.setenv = _setenv
+        try:
+            if not parallel:
+                for student, digest in todo:
+                    done[student] = one(student, digest)
+            else:
+                with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as threads:
+                    futures = {threads.submit(one, s, d): s for s, d in todo}
+                    for fut in as_completed(futures):
+                        done[futures[fut]] = fut.result()
+        finally:
+            nbgrader.utils.setenv = original_setenv
+            if previous_marker is None:
+                os.environ.pop("NBGRADER_EXECUTION", None)
+            else:
+                os.environ["NBGRADER_EXECUTION"] = previous_marker
+            while not workers.empty():
+                workers.get().close()
+            if bar is not None:
+                bar.close()
+        return [done[s] for s in students]
+
+    def _new_api(self):
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        cfg = course_config(self.root, timeout=self.timeout, sandbox=self.sandbox, memory=self.memory,
+                            notebook_timeout=self.notebook_timeout, late_penalty=self.late_penalty)
+        return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+
+    def _other_releases(self, name: str) -> dict[str, set]:
+        out = {}
+        for other in authoring.assignment_names():
+            path = self.root / "release" / other / f"{other}.ipynb"
+            if other != name and path.exists():
+                out[other] = _grade_ids(nbformat.read(path, as_version=4).cells)
+        return out
+
+    def _grade_one(self, name, student, release_nb, others, record, api) -> GradeResult:
+        start = time.perf_counter()
+        status = "graded"
+        flags = list(record["flags"]) if record else list(self.flags.get((name, student), []))
+        if not self.sandbox:
+            flags.append("no sandbox")
+        upload = self.root / "submitted" / student / name / f"{name}.ipynb"
+        graded_dir = self.root / GRADED_DIR / student / name
+        shutil.rmtree(graded_dir, ignore_errors=True)
+        try:
+            data = skeleton.load(upload, self.max_bytes)
+            theirs = _grade_ids([c for c in data["cells"] if isinstance(c, dict)])
+            mine = _grade_ids(release_nb.cells)
+            if theirs and not theirs & mine:
+                match = [o for o, ids in others.items() if theirs & ids]
+                raise skeleton.Unreadable(f"a notebook for {match[0]}, not {name}" if match
+                                          else f"not a notebook of {name} (none of its cells is)")
+            nb, changed = skeleton.build(data, release_nb)
+        except skeleton.Unreadable as exc:
+            status = f"failed: {exc}"
+            self._record_zero(name, student)
+        else:
+            flags += changed + scan.scan(skeleton.student_code(nb))
+            graded_dir.mkdir(parents=True)
+            nbformat.write(nb, graded_dir / f"{name}.ipynb")
+            stamp = upload.parent / "timestamp.txt"
+            if stamp.exists():
+                shutil.copyfile(stamp, graded_dir / "timestamp.txt")
+            out = api.autograde(name, student, force=True, create=True)
+            if not out["success"]:
+                status = "failed: " + _reason(out.get("error", "") + "\n" + out.get("log", ""))
                 self._record_zero(name, student)
             else:
-                flags += changed + scan.scan(skeleton.student_code(nb))
-                shutil.rmtree(graded_dir, ignore_errors=True)
-                graded_dir.mkdir(parents=True)
-                nbformat.write(nb, graded_dir / f"{name}.ipynb")
-                stamp = upload.parent / "timestamp.txt"
-                if stamp.exists():
-                    shutil.copyfile(stamp, graded_dir / "timestamp.txt")
-                out = self.api.autograde(name, student, force=True, create=True)
-                if not out["success"]:
-                    status = "failed: " + _reason(out.get("error", "") + "\n" + out.get("log", ""))
-                    self._record_zero(name, student)
-                else:
-                    graded = self.root / "autograded" / student / name / f"{name}.ipynb"
-                    text = graded.read_text(encoding="utf-8") if graded.exists() else ""
-                    if f'"ename": "{KERNEL_DIED}"' in text:
-                        flags.append("kernel died in a cell (restarted; that cell failed)")
-                    if f'"ename": "{STUCK}"' in text:
-                        flags.append("kernel restarted: a cell ignored the interrupt after its time limit")
-                    if f'"ename": "{TIME_LIMIT}"' in text:
-                        flags.append("notebook time limit reached (the cells left were not run)")
-            score, max_score = self.score(name, student)
-            seconds = time.perf_counter() - start
-            results.append(GradeResult(student, score, max_score, status, seconds, flags))
-            self.log(f"[{k}/{len(students)}] {student}: {score:g}/{max_score:g} {status} ({seconds:.1f} s)")
-        return results
+                graded = self.root / "autograded" / student / name / f"{name}.ipynb"
+                text = graded.read_text(encoding="utf-8") if graded.exists() else ""
+                if f'"ename": "{KERNEL_DIED}"' in text:
+                    flags.append("kernel died in a cell (restarted; that cell failed)")
+                if f'"ename": "{STUCK}"' in text:
+                    flags.append("kernel restarted: a cell ignored the interrupt after its time limit")
+                if f'"ename": "{TIME_LIMIT}"' in text:
+                    flags.append("notebook time limit reached (the cells left were not run)")
+        score, max_score = self.score(name, student)
+        return GradeResult(student, score, max_score, status, time.perf_counter() - start, flags)
 
     def _record_zero(self, name: str, student: str) -> None:
-        """Give a submission that could not be graded a gradebook entry (score 0)."""
+        """Give a submission that could not be graded a gradebook entry with score 0 (an
+        earlier result of the same student is zeroed, not kept)."""
         from nbgrader.api import MissingEntry
 
+        shutil.rmtree(self.root / "autograded" / student / name, ignore_errors=True)
+        shutil.rmtree(self.root / "feedback" / student / name, ignore_errors=True)
         with self.gradebook() as gb:
             gb.update_or_create_student(student)
             try:
-                gb.find_submission(name, student)
+                sub = gb.find_submission(name, student)
             except MissingEntry:
                 gb.add_submission(name, student)
+                return
+            for notebook in sub.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+            gb.db.commit()
 
     def score(self, name: str, student: str) -> tuple[float, float]:
         """(autograded score, autogradable maximum) of one submission from the gradebook."""
@@ -360,29 +602,207 @@ class Course:
         return done
 
     # -- 5. grades CSV -----------------------------------------------------------------------
-    def export_grades(self, name: str, path, results=None) -> Path:
-        """Write one CSV row per submission: student, score, max_score, status, flags."""
+    CSV_COLUMNS = ["student", "assignment", "score", "max_score", "penalty", "final", "status", "flags",
+                   "submitted_at", "late_by", "format", "origin"]
+
+    def rows(self, name: str, results=None) -> list[dict]:
+        """One row per notebook found, per roster student without one, per graded student.
+
+        ``score`` is the autograded score, ``penalty`` nbgrader's late penalty and
+        ``final`` what goes to the course site (``score - penalty``, at least 0).
+        """
+        from nbgrader.api import MissingEntry
+
         self._check_name(name)
-        status = {r.student: r for r in results or []}
+        if results is None:
+            state = json.loads(self._state_path(name).read_text()) if self._state_path(name).exists() else {}
+            results = [GradeResult(**v["result"]) for v in state.values()]
+        by_student = {r.student: r for r in results}
+        manifest = self.manifest(name)
+        records = {r["student"]: r for r in manifest["records"] if r.get("graded")}
+        rows = []
+        with self.gradebook() as gb:
+            for sub in sorted(gb.assignment_submissions(name), key=lambda x: x.student.id):
+                student = sub.student.id
+                r, rec = by_student.get(student), records.get(student, {})
+                try:
+                    score, max_score = float(sub.code_score), float(sub.max_code_score)
+                    penalty = float(sub.late_submission_penalty or 0.0)
+                    late = float(sub.total_seconds_late or 0.0)
+                except MissingEntry:
+                    score = max_score = penalty = late = 0.0
+                from datetime import timedelta
+
+                rows.append({"student": student, "assignment": name, "score": f"{score:g}",
+                             "max_score": f"{max_score:g}", "penalty": f"{penalty:g}",
+                             "final": f"{max(score - penalty, 0.0):g}",
+                             "status": r.status if r else "", "flags": "; ".join(r.flags) if r else "",
+                             "submitted_at": rec.get("submitted_at", ""),
+                             "late_by": str(timedelta(seconds=round(late))) if late > 0 else "",
+                             "format": rec.get("format", ""), "origin": rec.get("origin", "")})
+        max_points = next((row["max_score"] for row in rows if row["max_score"] != "0"), "")
+        for rec in manifest["records"]:
+            if not rec.get("graded"):
+                rows.append(dict.fromkeys(self.CSV_COLUMNS, "") | {
+                    "student": rec["student"], "assignment": name, "status": rec["status"],
+                    "flags": "; ".join(rec["flags"]), "submitted_at": rec["submitted_at"],
+                    "format": rec["format"], "origin": rec["origin"]})
+        for student in manifest["missing"]:
+            rows.append(dict.fromkeys(self.CSV_COLUMNS, "") | {
+                "student": student, "assignment": name, "score": "0", "max_score": max_points,
+                "penalty": "0", "final": "0", "status": "missing"})
+        return rows
+
+    def summary(self, name: str, results=None) -> str:
+        """The end-of-run table: graded, failed, late, missing, flagged ("needs a look"),
+        not graded (older duplicates), with the students named for each row but the first."""
+        rows = self.rows(name, results)
+        graded = [r for r in rows if r["status"] == "graded"]
+        failed = [r for r in rows if r["status"].startswith("failed")]
+        late = [r for r in rows if r["late_by"] or "late (Canvas)" in r["flags"]]
+        missing = [r for r in rows if r["status"] == "missing"]
+        flagged = [r for r in rows if r["status"] == "graded"
+                   and [f for f in r["flags"].split("; ") if f and f != "no sandbox"]]
+        older = [r for r in rows if r["status"].startswith("not graded")]
+        lines = [f"summary of {name}:", f"  {'graded':<11}{len(graded):>5}"]
+        for label, group, why in (
+                ("failed", failed, lambda r: r["status"]),
+                ("late", late, lambda r: (f"late by {r['late_by']}" if r["late_by"] else "late (Canvas)")
+                 + (f", penalty {r['penalty']}" if r["penalty"] not in ("", "0") else "")),
+                ("missing", missing, lambda r: "on the roster, no submission"),
+                ("flagged", flagged, lambda r: "needs a look: " + r["flags"]),
+                ("not graded", older, lambda r: r["status"])):
+            lines.append(f"  {label:<11}{len(group):>5}")
+            lines += [f"      {r['student']}: {why(r)}" for r in group]
+        return "\n".join(lines)
+
+    def export_grades(self, name: str, path, results=None) -> Path:
+        """Write the grades CSV: one row per submission found (graded or not), and per
+        roster student without one (``missing``, score 0); columns :attr:`CSV_COLUMNS`."""
+        rows = self.rows(name, results)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.gradebook() as gb:
-            students = sorted(s.student.id for s in gb.assignment_submissions(name))
         with path.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["student", "assignment", "score", "max_score", "status", "flags"])
-            for student in students:
-                score, max_score = self.score(name, student)
-                r = status.get(student)
-                writer.writerow([student, name, f"{score:g}", f"{max_score:g}",
-                                 r.status if r else "", "; ".join(r.flags) if r else ""])
+            writer = csv.DictWriter(fh, fieldnames=self.CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
         return path
+
+    def export_for_site(self, name: str, site: str, path, *, column: str | None = None) -> Path:
+        """A CSV a course site imports (:mod:`coursetools.export`): ``canvas``,
+        ``gradescope``, ``moodle`` or ``plain`` (the grades CSV)."""
+        from . import export
+
+        if site == "plain":
+            return self.export_grades(name, path)
+        manifest = self.manifest(name)
+        return export.write(site, self.rows(name), manifest, path, column=column or name)
+
+    def feedback_zip(self, name: str, path, site: str | None = None) -> Path:
+        """Zip every student's feedback under the names ``site``'s bulk feedback upload
+        accepts (default: the layout the submissions came in)."""
+        from . import export
+
+        manifest = self.manifest(name)
+        files = {}
+        for rec in manifest["records"]:
+            html = self.root / "feedback" / rec["student"] / name / f"{name}.html"
+            if rec.get("graded") and html.exists():
+                files[rec["student"]] = (html, rec)
+        return export.feedback_zip(files, name, path, site)
+
+class _Worker:
+    """One grading worker process (:mod:`coursetools.worker`), fed one notebook at a time."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self._start()
+
+    def _start(self) -> None:
+        import subprocess
+
+        env = dict(os.environ)
+        here = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen([sys.executable, "-m", "coursetools.worker", json.dumps(self.settings)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+
+    def run(self, nb_text: str, path: str) -> str:
+        if self.proc.poll() is not None:  # a worker that died is replaced
+            self._start()
+        self.proc.stdin.write(json.dumps({"nb": nb_text, "path": path}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"grading worker exited (code {self.proc.poll()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError("grading worker: " + reply["error"])
+        return reply["nb"]
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 -- a worker that does not stop is killed
+            self.proc.kill()
+
+
+class _Delegate:
+    """Runs a notebook's kernel in a worker process; while it runs, the lock on the
+    gradebook is released so that another submission's nbgrader steps can go on."""
+
+    def __init__(self, worker: _Worker, lock):
+        self.worker, self.lock = worker, lock
+
+    def __call__(self, nb, path):
+        text = nbformat.writes(nb)
+        self.lock.release()
+        try:
+            return nbformat.reads(self.worker.run(text, path), as_version=4)
+        finally:
+            self.lock.acquire()
+
+
+@contextlib.contextmanager
+def _setenv(**kwargs):
+    """nbgrader.utils.setenv as meant: set the variables, then restore what was there."""
+    previous = {k: os.environ.get(k) for k in kwargs}
+    os.environ.update(kwargs)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _grade_ids(cells) -> set:
+    out = set()
+    for c in cells:
+        meta = c.get("metadata") if isinstance(c, dict) else None
+        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+        if isinstance(nbg, dict) and isinstance(nbg.get("grade_id"), str):
+            out.add(nbg["grade_id"])
+    return out
+
+
+def _write_json(path: Path, data) -> None:
+    """Write JSON atomically: a crash leaves the old file or the new one, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)
 
 
 def _reason(text: str) -> str:
+    errors = re.findall(r"^\s*((?:\w+\.)*\w*(?:Error|Exception|Interrupt)): (.*)$", text, flags=re.M)
     for pattern, reason in (("DeadKernel", "kernel died"), ("Kernel died", "kernel died"),
                             ("missing", "missing cells"), ("Timeout", "timeout")):
         if pattern.lower() in text.lower():
             return reason
+    if errors:
+        return f"{errors[-1][0]}: {errors[-1][1]}"[:120]
     last = [l for l in text.strip().splitlines() if l.strip()]
     return last[-1][:120] if last else "autograde error"

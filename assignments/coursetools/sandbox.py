@@ -121,13 +121,37 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def editable_roots() -> list[str]:
+    """Source folders of packages installed in editable mode (``pip install -e``): their
+    code lives outside the environment, so the sandbox needs them bound too."""
+    import ast
+    import site
+
+    found = []
+    for sp in site.getsitepackages():
+        for finder in Path(sp).glob("__editable__*finder.py"):
+            m = re.search(r"^MAPPING\s*(?::[^=]*)?=\s*(\{.*?\})\s*$", finder.read_text(errors="replace"), re.M | re.S)
+            if m:
+                try:
+                    found += [v for v in ast.literal_eval(m.group(1)).values() if isinstance(v, str)]
+                except (ValueError, SyntaxError):
+                    pass
+        for pth in Path(sp).glob("*.pth"):
+            for line in pth.read_text(errors="replace").splitlines():
+                line = line.strip()
+                if line and not line.startswith(("#", "import ")) and os.path.isdir(line):
+                    found.append(line)
+    return [os.path.realpath(p) for p in found if os.path.isdir(p)]
+
+
 def python_roots(forbidden=()) -> list[str]:
-    """The directories the interpreter and its packages live in, minus any that would
-    expose a forbidden directory (e.g. the course) or a directory under ``/usr``."""
+    """The directories the interpreter and its packages live in (editable installs
+    included), minus any that would expose a forbidden directory (e.g. the course) or a
+    directory under ``/usr``."""
     roots = []
     for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
               os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
-              os.path.dirname(os.path.realpath(sys.executable))}:
+              os.path.dirname(os.path.realpath(sys.executable)), *editable_roots()}:
         path = Path(p)
         if path == Path("/") or _inside(path, Path("/usr")):
             continue
@@ -274,7 +298,8 @@ class Sandbox:
 
     def _env(self, extra) -> dict[str, str]:
         env = {"HOME": WORKDIR, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-               "LANG": "C.UTF-8", "TMPDIR": "/tmp", "MPLCONFIGDIR": f"{WORKDIR}/.matplotlib",
+               "LANG": "C.UTF-8", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/.matplotlib",
+               "IPYTHONDIR": "/tmp/.ipython",
                "PYTHONDONTWRITEBYTECODE": "1"}
         for key, value in os.environ.items():
             # numeric-library settings that keep results right on this CPU, and nbgrader's
@@ -290,8 +315,11 @@ class Sandbox:
         specs = self.staging / "kernels"
         spec = specs / "lec4-sandbox"
         spec.mkdir(parents=True, exist_ok=True)
+        # JPY_PARENT_PID is not passed in (in a PID namespace the kernel's parent is pid 1,
+        # and ipykernel's parent poller would exit at once); without it ipykernel prints a
+        # banner for every kernel unless its log level is CRITICAL
         argv = self.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                          "--HistoryManager.hist_file=:memory:"])
+                          "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL"])
         (spec / "kernel.json").write_text(json.dumps({
             "argv": argv, "display_name": "Python 3 (lec4 sandbox)", "language": "python",
             # interrupts as messages: a signal to the process group would stop at bwrap's

@@ -355,7 +355,7 @@ ADVERSARIAL = {
                          ["assigns to numpy attributes"],
                          "impostors pass the probes but are not numpy's own objects: every test after fails"),
     "exception_hook": (_answers(loss_and_grad=EXCEPTION_HOOK), None, "hw1.ipynb", 0, "graded",
-                       ["get_ipython() hooks"],
+                       ["get_ipython() hooks", "assigns to IPython attributes"],
                        "a custom exception handler hides failures: the reply's error status still fails each "
                        "test, and the guard sees the handler"),
     "huge_notebook": (_answers(), "huge", "hw1.ipynb", 0, "failed: notebook too large", [],

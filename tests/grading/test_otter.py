@@ -34,7 +34,7 @@ def test_otter_assign_passes_its_own_solution_check(otter_dists, name):
 
 @pytest.mark.slow
 def test_otter_scores_match_nbgrader_on_submissions_that_finish(otter_dists, hw1_graded):
-    results, expected, folder = hw1_graded
+    results, expected, folder = hw1_graded[:3]
     zip_path = otter_dists["hw1"]["autograder"]
     kinds = [k for k in submissions.KINDS if k not in ("infinite_loop", "kernel_death", "malformed_notebook")]
     with ThreadPoolExecutor(max_workers=2) as pool:  # each grade is its own `otter run` process
@@ -47,7 +47,7 @@ def test_otter_scores_match_nbgrader_on_submissions_that_finish(otter_dists, hw1
 
 @pytest.mark.slow
 def test_otter_guard_stops_an_infinite_loop_and_a_dead_kernel(otter_dists, hw1_graded):
-    _, _, folder = hw1_graded
+    folder = hw1_graded[2]
     zip_path = otter_dists["hw1"]["autograder"]
     assert otter_grading.grade(zip_path, folder / "infinite_loop" / "hw1.ipynb", timeout=45) == (
         0.0, "failed: timeout after 45 s")
@@ -55,6 +55,24 @@ def test_otter_guard_stops_an_infinite_loop_and_a_dead_kernel(otter_dists, hw1_g
     assert score == 0.0 and status.startswith("failed:")
     assert otter_grading.grade(zip_path, folder / "malformed_notebook" / "hw1.ipynb")[1].startswith(
         "failed: unreadable")
+
+
+@pytest.mark.slow
+def test_otter_runs_in_the_sandbox_with_the_prelude(otter_dists, hw1_graded):
+    """otter's runs are sandboxed too: impostor comparisons are caught by the guard's
+    identity checks, a sleeper does not outlive the run, a 6 GiB allocation fails inside."""
+    from conftest import MARK
+
+    results, _, folder = hw1_graded[:3]
+    zip_path = otter_dists["hw1"]["autograder"]
+    kinds = ["impostor_isclose", "leaves_process", "exceeds_memory", "writes_tmp"]
+    graded = {k: otter_grading.grade(zip_path, folder / k / "hw1.ipynb", timeout=OTTER_TIMEOUT) for k in kinds}
+    assert graded == {k: (results[k].score, "graded") for k in kinds}
+    assert [results[k].score for k in kinds] == [0.0, 9.0, 6.0, 9.0]
+    alive = [p for p in __import__("pathlib").Path("/proc").glob("[0-9]*/cmdline")
+             if p.exists() and MARK.encode() in p.read_bytes()]
+    assert not alive
+    assert not __import__("pathlib").Path("/tmp", MARK).exists()
 
 
 @pytest.mark.slow

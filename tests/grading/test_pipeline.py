@@ -165,8 +165,19 @@ def test_feedback_shows_no_hidden_test_and_no_traceback_quoting_one(hw1_feedback
     for path in hw1_feedback:
         text = visible_text(path)
         assert "hidden tests are not shown" in text
-        for marker in ("BEGIN HIDDEN TESTS", "_lec4_guard", "_lec4_call", "_ref_sgd", "Traceback"):
+        for marker in ("BEGIN HIDDEN TESTS", "_lec4_guard", "_lec4_call", "_ref_sgd", "_lec4_pristine",
+                       "grader prelude"):
             assert marker not in text, f"{marker!r} in {path}"
+        # a traceback may only quote the student's own answer cell: the submissions of
+        # KINDS raise nowhere there, the adversarial ones may (a MemoryError in an answer)
+        kind = path.parts[-3]
+        if kind in submissions.KINDS:
+            assert "Traceback" not in text, f"'Traceback' in {path}"
+        else:
+            graded = json.loads((path.parents[2].parent / "autograded" / kind / "hw1" / "hw1.ipynb").read_text())
+            answer_errors = sum(1 for c in graded["cells"] if c["metadata"].get("nbgrader", {}).get("solution")
+                                and any(o["output_type"] == "error" for o in c.get("outputs", [])))
+            assert text.count("Traceback") == answer_errors, f"a traceback outside an answer cell in {path}"
         leaked = [s for s in hidden_only if s in text]
         assert not leaked, f"{path} leaks {leaked[:3]}"
     failed = visible_text(next(p for p in hw1_feedback if "partially_wrong" in str(p)))
@@ -210,7 +221,7 @@ def adam_step(w, g, m, v, t, lr, beta1, beta2, eps, bias_correction=True):
         zf.writestr("carol/hw2.ipynb", nbformat.writes(submissions.fill(release, delegating)))
     out_csv = tmp_path / "hw2.csv"
     assert grade.main(["--course", str(course.root), "grade", "hw2", str(zpath), "--csv", str(out_csv),
-                       "--timeout", "20"]) == 0
+                       "--timeout", "20", "--jobs", "1"]) == 0
     printed = capsys.readouterr().out
     assert re.search(r"\[3/3\] carol: 7/10 graded", printed), printed
     rows = {r["student"]: r for r in csv.DictReader(out_csv.open())}
