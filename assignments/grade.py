@@ -160,7 +160,11 @@ def main(argv=None) -> int:
               f"zipped for upload: {course.feedback_zip(name, course.root / f'feedback-{name}.zip')}")
     csv_path = args.csv or course.root / f"grades-{name}.csv"
     course.export_grades(name, csv_path, results)
-    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s; grades: {csv_path}")
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s; grades: {csv_path}; "
+          f"peak memory of this process: {peak} MiB")
     print(course.summary(name, results))
     return 0
 

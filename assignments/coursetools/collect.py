@@ -177,10 +177,11 @@ def _parse_time(value) -> datetime | None:
         return None
     text = value.strip()
     # Gradescope writes e.g. "2026-02-03 11:12:13.123456789 -0800"
-    m = re.match(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|UTC|[+-]\d\d:?\d\d)?$", text)
+    m = re.match(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d)?)(?:\.(\d+))?\s*(Z|UTC|[+-]\d\d:?\d\d)?$", text)
     if not m:
         return None
     date, clock, frac, tz = m.groups()
+    clock = clock if clock.count(":") == 2 else clock + ":00"
     dt = datetime.fromisoformat(f"{date}T{clock}" + (f".{frac[:6]}" if frac else ""))
     if tz in (None, "Z", "UTC"):
         return dt.replace(tzinfo=timezone.utc)

@@ -784,7 +784,8 @@ def _grade_ids(cells) -> set:
     for c in cells:
         meta = c.get("metadata") if isinstance(c, dict) else None
         nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-        if isinstance(nbg, dict) and isinstance(nbg.get("grade_id"), str):
+        # answer and test cells only: locked given cells have generic ids (given_1)
+        if isinstance(nbg, dict) and isinstance(nbg.get("grade_id"), str) and (nbg.get("solution") or nbg.get("grade")):
             out.add(nbg["grade_id"])
     return out
 
