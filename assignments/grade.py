@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         return 2
     try:
         results = course.autograde(name, students, jobs=args.jobs, force=args.force, regrade=args.regrade,
-                                   progress=not args.no_progress)
+                                   progress=not args.no_progress, feedback=not args.no_feedback)
     except KeyboardInterrupt:
         print("grade: interrupted; what was graded is kept: run the same command again to grade the rest",
               file=sys.stderr)
@@ -154,9 +154,12 @@ def main(argv=None) -> int:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     if not args.no_feedback:
-        graded = [r.student for r in results if r.status == "graded"]
-        paths = course.feedback(name, graded)
-        print(f"feedback: {len(paths)} files in {course.root / 'feedback'}; "
+        # written as each submission was graded; those kept unchanged already had theirs
+        missing = [r.student for r in results if r.status == "graded"
+                   and not (course.root / "feedback" / r.student / name / f"{name}.html").exists()]
+        course.feedback(name, missing)
+        count = sum(1 for r in results if (course.root / "feedback" / r.student / name / f"{name}.html").exists())
+        print(f"feedback: {count} files in {course.root / 'feedback'}; "
               f"zipped for upload: {course.feedback_zip(name, course.root / f'feedback-{name}.zip')}")
     csv_path = args.csv or course.root / f"grades-{name}.csv"
     course.export_grades(name, csv_path, results)

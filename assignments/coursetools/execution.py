@@ -158,7 +158,8 @@ def worker_init(settings: dict) -> None:
 
     os.environ["NBGRADER_EXECUTION"] = "autograde"  # as nbgrader sets it around Execute
     settings = dict(settings)
-    _WORKER["config"] = course_config(Path(settings.pop("root")), **settings)
+    _WORKER["root"] = Path(settings.pop("root"))
+    _WORKER["config"] = course_config(_WORKER["root"], **settings)
 
 
 def worker_execute(nb_text: str, path: str) -> str:
@@ -170,3 +171,17 @@ def worker_execute(nb_text: str, path: str) -> str:
     ep = ExecuteSurvivingKernelDeath(config=_WORKER["config"])
     nb, _ = ep.preprocess(nb, {"metadata": {"path": path}})
     return nbformat.writes(nb)
+
+
+def worker_feedback(assignment: str, student: str) -> bool:
+    """Write one student's feedback (nbgrader's generate_feedback reads the gradebook only)."""
+    if "api" not in _WORKER:
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        cfg = _WORKER["config"]
+        _WORKER["api"] = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    out = _WORKER["api"].generate_feedback(assignment, student, force=True)
+    if not out["success"]:
+        raise RuntimeError(f"generate_feedback {assignment} {student} failed:\n{out['error']}")
+    return True

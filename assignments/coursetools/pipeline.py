@@ -79,6 +79,9 @@ def course_config(root: Path, *, timeout: int | None = None, sandbox: bool = Tru
     if timeout is not None:
         extra.Execute.timeout = int(timeout)
     extra.ExecuteSurvivingKernelDeath.sandbox = bool(sandbox)
+    # a graded kernel is killed when its notebook is done, not asked to exit and waited
+    # for (0.4 s a submission): nothing in it is kept, and a sandbox goes with it
+    extra.ExecuteSurvivingKernelDeath.shutdown_kernel = "immediate"
     extra.ExecuteSurvivingKernelDeath.forbidden = [str(Path(root).resolve())]
     if memory is not None:
         extra.ExecuteSurvivingKernelDeath.memory = str(memory)
@@ -367,7 +370,7 @@ class Course:
                 return ""
 
     def autograde(self, name: str, students=None, *, jobs: int = 1, force: bool = False,
-                  regrade=(), progress: bool = False) -> list[GradeResult]:
+                  regrade=(), progress: bool = False, feedback: bool = False) -> list[GradeResult]:
         """Autograde the collected submissions of ``name`` (or those in ``students``).
 
         Parameters
@@ -384,6 +387,9 @@ class Course:
             Students graded again even if unchanged.
         progress : bool
             Show a progress bar (tqdm: rate and time left) on stderr.
+        feedback : bool
+            Also write each graded submission's feedback as soon as it is graded (in the
+            workers, with ``jobs > 1``), as :meth:`feedback` would.
         """
         import threading
         from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -446,6 +452,12 @@ class Course:
                     api = local.api if parallel else self.api
                     with execution.delegated(None if worker is None else _Delegate(worker, lock)):
                         r = self._grade_one(name, student, release_nb, others, collected.get(student), api)
+                if feedback and r.status == "graded":
+                    # after the grades are in the gradebook; it only reads it
+                    if worker is not None:
+                        worker.feedback(name, student)
+                    else:
+                        self._feedback_one(name, student)
             finally:
                 if worker is not None:
                     workers.put(worker)
@@ -554,6 +566,12 @@ class Course:
         score, max_score = self.score(name, student)
         return GradeResult(student, score, max_score, status, time.perf_counter() - start, flags)
 
+    def _feedback_one(self, name: str, student: str) -> Path:
+        out = self.api.generate_feedback(name, student, force=True)
+        if not out["success"]:
+            raise RuntimeError(f"generate_feedback {name} {student} failed:\n{out['error']}")
+        return self.root / "feedback" / student / name / f"{name}.html"
+
     def _record_zero(self, name: str, student: str) -> None:
         """Give a submission that could not be graded a gradebook entry with score 0 (an
         earlier result of the same student is zeroed, not kept)."""
@@ -595,10 +613,7 @@ class Course:
             if not (self.root / "autograded" / student / name).exists():
                 self.log(f"feedback: {student}: not autograded, skipped")
                 continue
-            out = self.api.generate_feedback(name, student, force=True)
-            if not out["success"]:
-                raise RuntimeError(f"generate_feedback {name} {student} failed:\n{out['error']}")
-            done.append(self.root / "feedback" / student / name / f"{name}.html")
+            done.append(self._feedback_one(name, student))
         return done
 
     # -- 5. grades CSV -----------------------------------------------------------------------
@@ -727,10 +742,10 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-m", "coursetools.worker", json.dumps(self.settings)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
 
-    def run(self, nb_text: str, path: str) -> str:
+    def _ask(self, request: dict) -> dict:
         if self.proc.poll() is not None:  # a worker that died is replaced
             self._start()
-        self.proc.stdin.write(json.dumps({"nb": nb_text, "path": path}) + "\n")
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
@@ -738,7 +753,13 @@ class _Worker:
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError("grading worker: " + reply["error"])
-        return reply["nb"]
+        return reply
+
+    def run(self, nb_text: str, path: str) -> str:
+        return self._ask({"nb": nb_text, "path": path})["nb"]
+
+    def feedback(self, name: str, student: str) -> None:
+        self._ask({"feedback": student, "assignment": name})
 
     def close(self) -> None:
         try:

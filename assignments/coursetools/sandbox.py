@@ -271,7 +271,14 @@ class Sandbox:
         forbidden = [Path(f).resolve() for f in self.forbidden]
         box = [exe, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                *_system_binds()]
-        for root in python_roots(forbidden):
+        roots = python_roots(forbidden)
+        prefix = Path(os.path.realpath(sys.prefix))
+        if not any(_inside(prefix, Path(r)) for r in roots):
+            raise SandboxUnavailable(
+                f"the Python environment ({prefix}) and the course directory lie one inside the other, "
+                "so the sandbox cannot show the one without the other: keep the course directory "
+                "outside the environment")
+        for root in roots:
             box += ["--ro-bind", root, root]
         box += ["--proc", "/proc", "--dev", "/dev",
                 "--size", str(self.disk), "--tmpfs", "/tmp",

@@ -2,10 +2,15 @@
 
 Started by :class:`coursetools.pipeline.Course` as ``python -m coursetools.worker SETTINGS``
 (a plain subprocess, so nothing of the parent's ``__main__`` is imported again). It reads
-one request per line on stdin, ``{"nb": notebook text, "path": folder}``, runs the notebook
-in a sandbox exactly as the parent would (:func:`coursetools.execution.worker_execute`)
-and writes one line, ``{"nb": executed text}`` or ``{"error": traceback}``. It never opens
-the gradebook. It runs each kernel from its main thread, so a sandbox dies with it.
+one request per line on stdin and writes one reply line:
+
+* ``{"nb": notebook text, "path": folder}``: runs the notebook in a sandbox exactly as the
+  parent would (:func:`coursetools.execution.worker_execute`); replies ``{"nb": executed}``;
+* ``{"feedback": student, "assignment": name}``: writes that student's feedback HTML (it
+  reads the gradebook, never writes it); replies ``{"ok": true}``;
+
+or ``{"error": traceback}``. It runs each kernel from its main thread, so a sandbox dies
+with it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ def main() -> int:
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            reply = {"nb": execution.worker_execute(request["nb"], request["path"])}
+            if "feedback" in request:
+                reply = {"ok": execution.worker_feedback(request["assignment"], request["feedback"])}
+            else:
+                reply = {"nb": execution.worker_execute(request["nb"], request["path"])}
         except Exception:  # noqa: BLE001 -- reported to the parent, which records the failure
             reply = {"error": traceback.format_exc()}
         out.write(json.dumps(reply) + "\n")

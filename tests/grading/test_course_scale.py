@@ -140,6 +140,20 @@ submission_222:
     assert {r["time_source"] for r in manifest["records"]} == {"course site"}
 
 
+def test_timestamps_file_gives_the_submission_times(course, tmp_path, notebooks):
+    up = _zip(tmp_path / "t.zip", {"alice/hw1.ipynb": notebooks["correct"], "bob/hw1.ipynb": notebooks["stub"]})
+    stamps = tmp_path / "times.csv"
+    stamps.write_text("student,submitted_at\nalice,2026-03-04 05:06:07\nbob,2026-03-01T10:00:00-05:00\n")
+    _, _, manifest = _collect(course, up, timestamps=stamps)
+    read = lambda s: (course.root / "submitted" / s / "hw1" / "timestamp.txt").read_text()  # noqa: E731
+    assert (read("alice"), read("bob")) == ("2026-03-04 05:06:07.000000 UTC", "2026-03-01 15:00:00.000000 UTC")
+    assert {r["time_source"] for r in manifest["records"]} == {"timestamps file"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("student,submitted_at\nalice,yesterday\n")
+    with pytest.raises(ValueError, match="'yesterday' is not a time"):
+        course.collect("hw1", up, timestamps=bad)
+
+
 def test_duplicates_keep_the_newest_and_lose_nothing(course, tmp_path, notebooks):
     folder = tmp_path / "dups"
     for rel, text, when in (("alice/hw1.ipynb", notebooks["stub"], 1_700_000_000),

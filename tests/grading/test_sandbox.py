@@ -140,6 +140,13 @@ def test_python_roots_never_expose_the_course(tmp_path):
     assert not any(Path(r) == prefix for r in sandbox.python_roots(forbidden=[prefix.parent]))
 
 
+def test_sandbox_refuses_a_course_that_holds_the_environment():
+    prefix = Path(sys.prefix).resolve()
+    with sandbox.Sandbox(forbidden=[prefix.parent]) as box:
+        with pytest.raises(sandbox.SandboxUnavailable, match="keep the course directory outside"):
+            box.wrap(["true"])
+
+
 def test_sandbox_sees_only_what_it_is_given(tmp_path):
     """A command in a sandbox: its own empty folder and /tmp, no course, no network."""
     course = tmp_path / "course"
