@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "assignments"))
 sys.path.insert(0, str(ROOT / "tests" / "grading"))
 
 import submissions  # noqa: E402
+from bench_autograde import nbgrader_cli_seconds  # noqa: E402
 from coursetools.pipeline import Course  # noqa: E402
 
 KINDS = ["correct", "different_but_correct", "partially_wrong", "raises", "untouched_stub",
@@ -92,18 +93,8 @@ def main(argv=None) -> int:
                 raise SystemExit(f"could not run: --jobs {jobs} graded {graded} of {args.n}")
 
         # the nbgrader CLI, one call per student, on the first n_cli submissions of jobs 1's course
-        course = tmp / "course-j1"
-        (course / "nbgrader_config.py").write_text(
-            f"exec(open({str(ROOT / 'assignments' / 'nbgrader_config.py')!r}).read())\n"
-            f"c.CourseDirectory.root = {str(course)!r}\n"
-            f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\n")
-        nbgrader = [str(Path(sys.executable).parent / "nbgrader")]
         cli = sorted(expected)[: args.n_cli]
-        start = time.perf_counter()
-        for student in cli:
-            subprocess.run(nbgrader + ["autograde", "hw1", "--student", student, "--force"],
-                           cwd=course, capture_output=True)
-        t_cli = (time.perf_counter() - start) / len(cli)
+        t_cli = nbgrader_cli_seconds(tmp / "course-j1", cli)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -116,6 +116,20 @@ def loss_and_grad(w, X, y, lam):
     return float(np.mean(np.logaddexp(0, -m)) + lam / 2 * w @ w), (X.T @ (y / (1 + np.exp(m)))) / len(y) + lam * w
 '''
 
+# an SGD that steps with torch.optim (delegation the guard must catch)
+SGD_SIGNATURE = "def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):\n"
+TORCH_SGD_BODY = '''    rng = np.random.default_rng(seed)
+    w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=alpha0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + decay * t))
+    for _ in range(epochs):
+        for b in minibatches(X.shape[0], batch_size, rng):
+            w.grad = torch.as_tensor(loss_and_grad(w.detach().numpy(), X[b], y[b], lam)[1])
+            opt.step()
+            sched.step()
+    return w.detach().numpy().copy()
+'''
+
 # kind -> (answers or None, notebook edit or None, file name, expected score, why)
 KINDS = {
     "correct": (_answers(), None, "hw1.ipynb", 9, "every test passes"),
@@ -155,20 +169,7 @@ def loss_and_grad(w, X, y, lam):
     return loss, -(X.T @ (y * np.exp(-np.logaddexp(0.0, m)))) / len(y) + lam * w
 '''), None, "hw1.ipynb", 3,
         "the loss calls lec4lib: its tests (3) and sgd's (3), which call it, fail"),
-    "delegates_to_torch_optim": (_answers(sgd='''
-import torch
-def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):
-    rng = np.random.default_rng(seed)
-    w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=alpha0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + decay * t))
-    for _ in range(epochs):
-        for b in minibatches(X.shape[0], batch_size, rng):
-            w.grad = torch.as_tensor(loss_and_grad(w.detach().numpy(), X[b], y[b], lam)[1])
-            opt.step()
-            sched.step()
-    return w.detach().numpy().copy()
-'''), None, "hw1.ipynb", 6, "sgd steps with torch.optim.SGD: sgd tests fail (3)"),
+    "delegates_to_torch_optim": (_answers(sgd="import torch\n" + SGD_SIGNATURE + TORCH_SGD_BODY), None, "hw1.ipynb", 6, "sgd steps with torch.optim.SGD: sgd tests fail (3)"),
 }
 
 
@@ -266,19 +267,8 @@ import sys
 import torch
 sys.setprofile = lambda *args: None
 sys.settrace = lambda *args: None
-def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):
-    sys.modules["sys"].__dict__["setprofile"](None)
-    rng = np.random.default_rng(seed)
-    w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=alpha0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + decay * t))
-    for _ in range(epochs):
-        for b in minibatches(X.shape[0], batch_size, rng):
-            w.grad = torch.as_tensor(loss_and_grad(w.detach().numpy(), X[b], y[b], lam)[1])
-            opt.step()
-            sched.step()
-    return w.detach().numpy().copy()
-'''
+''' + SGD_SIGNATURE + '''    sys.modules["sys"].__dict__["setprofile"](None)
+''' + TORCH_SGD_BODY
 
 # Impostors that answer the old guard's probes (0 vs 1 differs, 1 vs 1 agrees) correctly,
 # claim to be numpy's, and accept anything else.
