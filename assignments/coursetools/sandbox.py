@@ -278,12 +278,13 @@ class Sandbox:
                 f"the Python environment ({prefix}) and the course directory lie one inside the other, "
                 "so the sandbox cannot show the one without the other: keep the course directory "
                 "outside the environment")
-        for root in roots:
-            box += ["--ro-bind", root, root]
+        # the sandbox's own /tmp first: a bind below /tmp made before it would be hidden
+        # (the Python environment, the IPC folder may well live under the host's /tmp)
         box += ["--proc", "/proc", "--dev", "/dev",
                 "--size", str(self.disk), "--tmpfs", "/tmp",
                 "--size", str(self.disk), "--tmpfs", WORKDIR]
-        # after --tmpfs /tmp, or it would hide them
+        for root in roots:
+            box += ["--ro-bind", root, root]
         box += ["--bind", str(self.ipc), str(self.ipc)]
         for f in self.files:
             f = Path(f)
