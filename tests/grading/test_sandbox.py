@@ -147,18 +147,20 @@ def test_sandbox_refuses_a_course_that_holds_the_environment():
             box.wrap(["true"])
 
 
-def test_binds_below_tmp_come_after_the_sandboxs_own_tmp(tmp_path):
+def test_binds_below_tmp_come_after_the_sandboxs_own_tmp(tmp_path, monkeypatch):
     """A checkout (and its .venv) under /tmp, as CI's may be: bound after --tmpfs /tmp, or
     the tmpfs would hide the interpreter (bwrap: execvp ... No such file or directory)."""
-    data = tmp_path / "data.csv"
-    data.write_text("x")
-    with sandbox.Sandbox(files=[data]) as box:
+    env = tmp_path / "checkout" / ".venv"
+    env.mkdir(parents=True)
+    real = sandbox.python_roots
+    monkeypatch.setattr(sandbox, "python_roots", lambda forbidden=(): [str(env)] + real(forbidden))
+    with sandbox.Sandbox() as box:
         argv = box.wrap(["true"])
     tmpfs = next(i for i in range(len(argv) - 1) if argv[i:i + 2] == ["--tmpfs", "/tmp"])
     binds = [i for i in range(len(argv) - 2) if argv[i] in ("--bind", "--ro-bind")
              and argv[i + 2].startswith("/tmp")]
-    assert binds and all(i > tmpfs for i in binds)
-    assert any(argv[i + 1] == str(box.ipc) for i in binds)
+    assert {argv[i + 1] for i in binds} >= {str(env), str(box.ipc)}
+    assert all(i > tmpfs for i in binds)
 
 
 def test_sandbox_sees_only_what_it_is_given(tmp_path):
