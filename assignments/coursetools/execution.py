@@ -125,6 +125,9 @@ class ExecuteSurvivingKernelDeath(Execute):
         counts[key] = counts.get(key, 0) + 1
         self.log.warning("%s in cell %d; restarting the kernel and replaying the cells before", ename, index)
         cell.outputs.append(_error(ename, text))
+        # whether the kernel announced the cell before it died is a race: record it as
+        # not run, so that every run of the same notebook gives the same result
+        cell.execution_count = None
         run_sync(self.km.restart_kernel)(now=True)
         self.wait_for_reply(self.kc.kernel_info())
         for j, previous in enumerate(self.nb.cells[:index]):

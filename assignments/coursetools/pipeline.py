@@ -276,7 +276,8 @@ class Course:
             original = f.origin.rsplit("/", 1)[-1]
             if f.fmt == "canvas":
                 original = original[len(f.site_name) + 1:]
-            if original != f"{name}.ipynb":
+            loose = f.fmt == "plain" and f.key == Path(original).stem  # <student>.ipynb: named for them
+            if original != f"{name}.ipynb" and not loose:
                 f.flags.append(f"renamed from {original}")
         by_student: dict[str, list] = {}
         for f in found:

@@ -24,10 +24,22 @@ from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def notebooks(course):
+def scale(tmp_path_factory):
+    """A course of this module's own (the session's course holds the fixed submission set,
+    whose gradebook other tests check student by student)."""
+    from coursetools.pipeline import Course
+
+    c = Course(tmp_path_factory.mktemp("scale-course"), timeout=5, log=lambda line: None)
+    for name in ("hw1", "hw2"):
+        c.release(name)
+    return c
+
+
+@pytest.fixture(scope="module")
+def notebooks(scale):
     """Texts of a correct, a partially wrong and an untouched hw1, and a correct hw2."""
-    rel1 = nbformat.read(course.root / "release" / "hw1" / "hw1.ipynb", as_version=4)
-    rel2 = nbformat.read(course.root / "release" / "hw2" / "hw2.ipynb", as_version=4)
+    rel1 = nbformat.read(scale.root / "release" / "hw1" / "hw1.ipynb", as_version=4)
+    rel2 = nbformat.read(scale.root / "release" / "hw2" / "hw2.ipynb", as_version=4)
     wrong = dict(submissions.solution_answers(), step_size=submissions.KINDS["partially_wrong"][0]["step_size"])
     return {"correct": nbformat.writes(submissions.fill(rel1, submissions.solution_answers())),
             "wrong": nbformat.writes(submissions.fill(rel1, wrong)),
@@ -43,22 +55,22 @@ def _zip(path: Path, members: dict, times: dict | None = None) -> Path:
     return path
 
 
-def _collect(course, upload, **kw):
+def _collect(scale, upload, **kw):
     lines = []
     log, course.log = course.log, lines.append
     try:
-        students = course.collect("hw1", upload, **kw)
+        students = scale.collect("hw1", upload, **kw)
     finally:
         course.log = log
     return students, lines, course.manifest("hw1")
 
 
 # -- 1. every layout ----------------------------------------------------------------------------
-def test_zip_with_one_wrapper_folder_collects_every_student(course, tmp_path, notebooks):
+def test_zip_with_one_wrapper_folder_collects_every_student(scale, tmp_path, notebooks):
     up = _zip(tmp_path / "d.zip", {"downloads/alice/hw1.ipynb": notebooks["correct"],
                                    "downloads/bob/hw1.ipynb": notebooks["stub"],
                                    "downloads/carol/hw1.ipynb": notebooks["wrong"]})
-    students, lines, _ = _collect(course, up)
+    students, lines, _ = _collect(scale, up)
     assert students == ["alice", "bob", "carol"]
     assert "collect: detected a plain upload (3 notebooks)" in lines
 
@@ -70,17 +82,17 @@ def test_zip_with_one_wrapper_folder_collects_every_student(course, tmp_path, no
     ({"term/sec1/alice/hw1.ipynb": "c", "term/sec1/bob/hw1.ipynb": "s",
       "term/sec2/carol/work/hw1.ipynb": "w", "term/sec2/dan/hw1.ipynb": "c"}, ["alice", "bob", "carol", "dan"]),
 ])
-def test_plain_layouts_at_any_depth(course, tmp_path, notebooks, layout, expected):
+def test_plain_layouts_at_any_depth(scale, tmp_path, notebooks, layout, expected):
     text = {"c": notebooks["correct"], "s": notebooks["stub"], "w": notebooks["wrong"]}
     folder = tmp_path / "up"
     for name, kind in layout.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text[kind])
-    assert _collect(course, folder)[0] == expected
-    assert _collect(course, _zip(tmp_path / "up.zip", {k: text[v] for k, v in layout.items()}))[0] == expected
+    assert _collect(scale, folder)[0] == expected
+    assert _collect(scale, _zip(tmp_path / "up.zip", {k: text[v] for k, v in layout.items()}))[0] == expected
 
 
-def test_canvas_download_with_roster_and_late_marker(course, tmp_path, notebooks):
+def test_canvas_download_with_roster_and_late_marker(scale, tmp_path, notebooks):
     up = _zip(tmp_path / "canvas.zip", {
         "smithjane_1001_5001_hw1.ipynb": notebooks["correct"],
         "doejohn_late_1002_5002_hw1-1.ipynb": notebooks["wrong"],
@@ -89,7 +101,7 @@ def test_canvas_download_with_roster_and_late_marker(course, tmp_path, notebooks
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id,name,canvas_id,email\njsmith,Jane Smith,1001,js@u.edu\n"
                       "jdoe,John Doe,1002,jd@u.edu\nkmiss,Kim Miss,1003,km@u.edu\n")
-    students, lines, manifest = _collect(course, up, roster=roster)
+    students, lines, manifest = _collect(scale, up, roster=roster)
     assert students == ["jdoe", "jsmith", "roefinn"]
     assert "collect: detected a canvas upload (3 notebooks)" in lines
     assert manifest["missing"] == ["kmiss"]
@@ -98,22 +110,22 @@ def test_canvas_download_with_roster_and_late_marker(course, tmp_path, notebooks
     assert "renamed from hw1-1.ipynb" in rec["jdoe"]["flags"]
     assert rec["roefinn"]["flags"] == ["not on the roster"]
     assert rec["jdoe"]["site_ids"] == {"canvas_id": "1002", "canvas_submission": "5002"}
-    stamp = (course.root / "submitted" / "jdoe" / "hw1" / "timestamp.txt").read_text()
+    stamp = (scale.root / "submitted" / "jdoe" / "hw1" / "timestamp.txt").read_text()
     assert stamp == "2026-03-03 09:30:00.000000 UTC"  # the zip entry's time
 
 
-def test_moodle_download(course, tmp_path, notebooks):
+def test_moodle_download(scale, tmp_path, notebooks):
     up = _zip(tmp_path / "moodle.zip", {
         "hw1-Assignment 1-12345/Jane Smith_991_assignsubmission_file_/hw1.ipynb": notebooks["correct"],
         "hw1-Assignment 1-12345/Zoë Ünal_992_assignsubmission_file_/my homework.ipynb": notebooks["stub"]})
-    students, lines, manifest = _collect(course, up)
+    students, lines, manifest = _collect(scale, up)
     assert students == ["Jane_Smith", "Zoe_Unal"]
     assert "collect: detected a moodle upload (2 notebooks)" in lines
     assert {r["site_name"] for r in manifest["records"]} == {"Jane Smith_991_assignsubmission_file_",
                                                               "Zoë Ünal_992_assignsubmission_file_"}
 
 
-def test_gradescope_export_with_metadata_times(course, tmp_path, notebooks):
+def test_gradescope_export_with_metadata_times(scale, tmp_path, notebooks):
     meta = """
 submission_111:
   :submitters:
@@ -132,29 +144,29 @@ submission_222:
     up = _zip(tmp_path / "gs.zip", {"assignment_1_export/submission_metadata.yml": meta,
                                     "assignment_1_export/submission_111/hw1.ipynb": notebooks["correct"],
                                     "assignment_1_export/submission_222/hw1.ipynb": notebooks["stub"]})
-    students, lines, manifest = _collect(course, up)
+    students, lines, manifest = _collect(scale, up)
     assert students == ["jd02", "js01"]
     assert "collect: detected a gradescope upload (2 notebooks)" in lines
-    stamp = (course.root / "submitted" / "js01" / "hw1" / "timestamp.txt").read_text()
+    stamp = (scale.root / "submitted" / "js01" / "hw1" / "timestamp.txt").read_text()
     assert stamp == "2026-03-01 18:00:00.123456 UTC"
     assert {r["time_source"] for r in manifest["records"]} == {"course site"}
 
 
-def test_timestamps_file_gives_the_submission_times(course, tmp_path, notebooks):
+def test_timestamps_file_gives_the_submission_times(scale, tmp_path, notebooks):
     up = _zip(tmp_path / "t.zip", {"alice/hw1.ipynb": notebooks["correct"], "bob/hw1.ipynb": notebooks["stub"]})
     stamps = tmp_path / "times.csv"
     stamps.write_text("student,submitted_at\nalice,2026-03-04 05:06:07\nbob,2026-03-01T10:00:00-05:00\n")
-    _, _, manifest = _collect(course, up, timestamps=stamps)
-    read = lambda s: (course.root / "submitted" / s / "hw1" / "timestamp.txt").read_text()  # noqa: E731
+    _, _, manifest = _collect(scale, up, timestamps=stamps)
+    read = lambda s: (scale.root / "submitted" / s / "hw1" / "timestamp.txt").read_text()  # noqa: E731
     assert (read("alice"), read("bob")) == ("2026-03-04 05:06:07.000000 UTC", "2026-03-01 15:00:00.000000 UTC")
     assert {r["time_source"] for r in manifest["records"]} == {"timestamps file"}
     bad = tmp_path / "bad.csv"
     bad.write_text("student,submitted_at\nalice,yesterday\n")
     with pytest.raises(ValueError, match="'yesterday' is not a time"):
-        course.collect("hw1", up, timestamps=bad)
+        scale.collect("hw1", up, timestamps=bad)
 
 
-def test_duplicates_keep_the_newest_and_lose_nothing(course, tmp_path, notebooks):
+def test_duplicates_keep_the_newest_and_lose_nothing(scale, tmp_path, notebooks):
     folder = tmp_path / "dups"
     for rel, text, when in (("alice/hw1.ipynb", notebooks["stub"], 1_700_000_000),
                             ("alice/final/hw1 (2).ipynb", notebooks["correct"], 1_700_000_500),
@@ -162,9 +174,9 @@ def test_duplicates_keep_the_newest_and_lose_nothing(course, tmp_path, notebooks
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_text(text)
         os.utime(folder / rel, (when, when))
-    students, _, manifest = _collect(course, folder)
+    students, _, manifest = _collect(scale, folder)
     assert students == ["alice", "bob"]
-    assert (course.root / "submitted" / "alice" / "hw1" / "hw1.ipynb").read_text() == notebooks["correct"]
+    assert (scale.root / "submitted" / "alice" / "hw1" / "hw1.ipynb").read_text() == notebooks["correct"]
     rec = [r for r in manifest["records"] if r["student"] == "alice"]
     assert [r["graded"] for r in rec] == [True, False]
     assert any(f.startswith("duplicate: kept the newest of 2") for f in rec[0]["flags"])
@@ -172,7 +184,7 @@ def test_duplicates_keep_the_newest_and_lose_nothing(course, tmp_path, notebooks
 
 
 # -- bad input: one clear line each, the rest goes on -------------------------------------------------
-def test_unsafe_zip_members_are_refused_and_the_rest_collected(course, tmp_path, notebooks):
+def test_unsafe_zip_members_are_refused_and_the_rest_collected(scale, tmp_path, notebooks):
     path = tmp_path / "evil.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("alice/hw1.ipynb", notebooks["correct"])
@@ -181,7 +193,7 @@ def test_unsafe_zip_members_are_refused_and_the_rest_collected(course, tmp_path,
         link = zipfile.ZipInfo("carol/hw1.ipynb")
         link.external_attr = (0o120777 << 16)
         zf.writestr(link, "/etc/passwd")
-    students, lines, _ = _collect(course, path)
+    students, lines, _ = _collect(scale, path)
     assert students == ["alice"]
     assert "collect: evil.zip: ../../escape.ipynb: a path outside the zip, skipped" in lines
     assert "collect: evil.zip: /abs/bob.ipynb: a path outside the zip, skipped" in lines
@@ -189,19 +201,19 @@ def test_unsafe_zip_members_are_refused_and_the_rest_collected(course, tmp_path,
     assert not (tmp_path.parent / "escape.ipynb").exists()
 
 
-def test_mixed_formats_are_reported_and_all_read(course, tmp_path, notebooks):
+def test_mixed_formats_are_reported_and_all_read(scale, tmp_path, notebooks):
     up = _zip(tmp_path / "mixed.zip", {"smithjane_1001_5001_hw1.ipynb": notebooks["correct"],
                                        "Jane Smith_991_assignsubmission_file_/hw1.ipynb": notebooks["stub"]})
-    students, lines, manifest = _collect(course, up)
+    students, lines, manifest = _collect(scale, up)
     assert students == ["Jane_Smith", "smithjane"]
     assert "collect: formats mixed in one upload: canvas (1), moodle (1); each notebook is read by its own layout" in lines
     assert manifest["problems"] == ["formats mixed in one upload: canvas (1), moodle (1); each notebook is read by its own layout"]
 
 
-def test_grade_reports_each_bad_input_in_one_line(course, tmp_path, notebooks, capsys):
+def test_grade_reports_each_bad_input_in_one_line(scale, tmp_path, notebooks, capsys):
     import grade
 
-    root = str(course.root)
+    root = str(scale.root)
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"PK\x03\x04 this is not a zip")
     assert grade.main(["--course", root, "grade", "hw1", str(bad), "--no-progress"]) == 2
@@ -225,7 +237,7 @@ def test_grade_reports_each_bad_input_in_one_line(course, tmp_path, notebooks, c
 
 # -- 2, 5, 6: a course-site round trip: roster, due date, penalties, export, feedback zip, summary ------
 @pytest.mark.slow
-def test_canvas_round_trip_with_lateness_export_and_feedback(course, tmp_path, notebooks, capsys):
+def test_canvas_round_trip_with_lateness_export_and_feedback(scale, tmp_path, notebooks, capsys):
     import grade
 
     up = _zip(tmp_path / "canvas.zip", {
@@ -238,7 +250,7 @@ def test_canvas_round_trip_with_lateness_export_and_feedback(course, tmp_path, n
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id,name,canvas_id,sis_login_id,section\njsmith,Jane Smith,1001,jsmith,A\n"
                       "jdoe,John Doe,1002,jdoe,B\nalee,Ann Lee,1004,alee,A\nkmiss,Kim Miss,1003,kmiss,B\n")
-    root = course.root.parent / "canvas-course"
+    root = scale.root.parent / "canvas-course"
     out_csv = tmp_path / "g.csv"
     assert grade.main(["--course", str(root), "grade", "hw1", str(up), "--roster", str(roster),
                        "--due", "2026-03-01 23:59", "--late-penalty", "zero", "--csv", str(out_csv),
@@ -283,7 +295,7 @@ MIXED = ["correct", "partially_wrong", "raises", "kernel_death", "edits_metadata
 
 
 @pytest.mark.slow
-def test_jobs_2_gives_exactly_what_jobs_1_gives(course, hw1_graded, tmp_path):
+def test_jobs_2_gives_exactly_what_jobs_1_gives(scale, hw1_graded, tmp_path):
     from coursetools.pipeline import Course
     from test_pipeline import visible_text
 
@@ -309,7 +321,7 @@ def test_jobs_2_gives_exactly_what_jobs_1_gives(course, hw1_graded, tmp_path):
 
 # -- 4. a run killed half-way loses nothing and is resumed --------------------------------------------------
 @pytest.mark.slow
-def test_a_killed_run_is_resumed_without_grading_anything_twice(course, tmp_path, notebooks):
+def test_a_killed_run_is_resumed_without_grading_anything_twice(scale, tmp_path, notebooks):
     up = tmp_path / "subs"
     up.mkdir()
     names = [f"s{k}" for k in range(6)]
