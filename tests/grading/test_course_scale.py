@@ -57,12 +57,12 @@ def _zip(path: Path, members: dict, times: dict | None = None) -> Path:
 
 def _collect(scale, upload, **kw):
     lines = []
-    log, course.log = course.log, lines.append
+    log, scale.log = scale.log, lines.append
     try:
         students = scale.collect("hw1", upload, **kw)
     finally:
-        course.log = log
-    return students, lines, course.manifest("hw1")
+        scale.log = log
+    return students, lines, scale.manifest("hw1")
 
 
 # -- 1. every layout ----------------------------------------------------------------------------
