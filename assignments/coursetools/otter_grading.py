@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -32,12 +31,12 @@ from . import authoring, sandbox as sandboxing, skeleton
 
 def _env() -> dict:
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = str(Path(sandboxing.python_executable()).parent) + os.pathsep + env.get("PATH", "")
     return env
 
 
 def _otter() -> list[str]:
-    return [sys.executable, "-m", "otter"]
+    return [sandboxing.python_executable(), "-m", "otter"]
 
 
 def assign(name: str, folder) -> dict:

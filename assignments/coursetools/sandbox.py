@@ -113,6 +113,14 @@ def _system_binds() -> list[str]:
     return args
 
 
+def python_executable() -> str:
+    """This interpreter's path as the sandbox can run it: absolute and without ``..``
+    (``../.venv/bin/python grade.py`` gives a ``sys.executable`` that goes through a folder the
+    sandbox does not show). Symbolic links are kept: a virtual environment's ``python`` is one,
+    and resolving it would leave the environment."""
+    return os.path.normpath(os.path.abspath(sys.executable))
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         path.relative_to(root)
@@ -305,7 +313,7 @@ class Sandbox:
         return cmd
 
     def _env(self, extra) -> dict[str, str]:
-        env = {"HOME": WORKDIR, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        env = {"HOME": WORKDIR, "PATH": f"{Path(python_executable()).parent}:/usr/bin:/bin",
                "LANG": "C.UTF-8", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/.matplotlib",
                "IPYTHONDIR": "/tmp/.ipython",
                "PYTHONDONTWRITEBYTECODE": "1"}
@@ -326,7 +334,7 @@ class Sandbox:
         # JPY_PARENT_PID is not passed in (in a PID namespace the kernel's parent is pid 1,
         # and ipykernel's parent poller would exit at once); without it ipykernel prints a
         # banner for every kernel unless its log level is CRITICAL
-        argv = self.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+        argv = self.wrap([python_executable(), "-m", "ipykernel_launcher", "-f", "{connection_file}",
                           "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL"])
         (spec / "kernel.json").write_text(json.dumps({
             "argv": argv, "display_name": "Python 3 (lec4 sandbox)", "language": "python",

@@ -182,6 +182,23 @@ def test_sandbox_sees_only_what_it_is_given(tmp_path):
     assert out.stdout.split("\n")[:4] == ["['data.csv']", "False False", str(2**30), "no net"]
 
 
+def test_an_interpreter_path_through_a_hidden_folder_still_runs(tmp_path, monkeypatch):
+    """``../.venv/bin/python grade.py`` run from a course folder: ``sys.executable`` goes through
+    that folder, which the sandbox does not show (bwrap: execvp ...: No such file or directory)."""
+    detour = tmp_path / "course"
+    detour.mkdir()
+    python = os.path.join(str(detour), os.path.relpath(sys.executable, detour))
+    assert ".." in python.split(os.sep) and os.path.exists(python)
+    monkeypatch.setattr(sys, "executable", python)
+    with sandbox.Sandbox(forbidden=[detour]) as box:
+        out = subprocess.run(box.wrap([sandbox.python_executable(), "-c", "print('ran')"]),
+                             capture_output=True, text=True, timeout=60)
+        spec = json.loads((box.kernelspec_dir() / "lec4-sandbox" / "kernel.json").read_text())
+    assert out.returncode == 0 and out.stdout == "ran\n", out.stderr
+    kernel_python = spec["argv"][spec["argv"].index("ipykernel_launcher") - 2]
+    assert kernel_python.endswith("python") and ".." not in kernel_python.split(os.sep)
+
+
 def test_scan_flags_each_kind_of_tampering():
     flags = submissions.flag_kinds(scan.scan([
         "import numpy as xp\nxp.linalg.norm = abs",
