@@ -1,11 +1,11 @@
 """Cost of the measurements behind chapters 09 and 10, each against its peer, in one run.
 
 1. **Sharpness** — the top Hessian eigenvalue by Hessian-vector products and power
-   iteration (``lec4lib.sharpness.top_hessian_eigenvalue``) against forming the whole
+   iteration (``lec4lib.nets.sharpness.top_hessian_eigenvalue``) against forming the whole
    Hessian with ``torch.autograd.functional.hessian`` and calling ``torch.linalg.eigvalsh``
-   (``lec4lib.sharpness.exact_hessian``), on the chapter's 240-parameter CNN and a wider
+   (``lec4lib.nets.sharpness.exact_hessian``), on the chapter's 240-parameter CNN and a wider
    one; printed as ``ratio = power / exact``.
-2. **Per-example gradients** — ``lec4lib.batch_size.per_sample_gradients`` (``torch.func``
+2. **Per-example gradients** — ``lec4lib.nets.per_example.per_sample_gradients`` (``torch.func``
    ``vmap`` over ``grad``) against a loop of one backward pass per example, on SmallCNN and
    the training digits; printed as ``ratio = vmap / loop``.
 3. **Throughput** — samples/s of a SmallCNN training step per batch size on this CPU
@@ -24,9 +24,10 @@ import time
 import torch
 from torch.nn import functional as F
 
-from lec4lib.batch_size import per_sample_gradients, saturation_batch_size, throughput_vs_batch_size
-from lec4lib.sharpness import exact_hessian, top_hessian_eigenvalue
-from lec4lib.torch_training import SmallCNN, load_digits_tensors, torch_threads
+from lec4lib.nets.per_example import (per_sample_gradients, saturation_batch_size,
+                                      throughput_vs_batch_size)
+from lec4lib.nets.sharpness import exact_hessian, top_hessian_eigenvalue
+from lec4lib.nets.training import load_digits_tensors, SmallCNN, torch_threads
 
 
 def best_of(fn, repeats: int) -> float:

@@ -5,7 +5,7 @@ once, so its speed is bounded by memory bandwidth. The peer, measured in the sam
 the same matrix, is ``np.copyto(dst, X)`` (read X, write a copy). Both are expressed as
 bytes of ``X`` processed per second (``X.nbytes / time``); the ratio line prints
 ``gradient / copy`` (target >= 0.80, i.e. the gradient is at least 80% as fast as copying
-the matrix). lec4lib's gradient is the Numba kernel of ``lec4lib.kernels``, which uses each
+the matrix). lec4lib's gradient is the Numba kernel of ``lec4lib.problems.kernels``, which uses each
 row twice while it is in L1 cache and so reads ``X`` from memory once. Also printed for
 reference: lec4lib's NumPy fallback (``X`` in cache-sized row blocks, used when Numba is
 missing) and the naive two-pass gradient ``Xᵀ r(Xw)``, which reads ``X`` from memory twice.
@@ -26,9 +26,9 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lec4lib import kernels
-from lec4lib.data import make_logistic_data
-from lec4lib.objectives import LogisticRegression, sigmoid
+from lec4lib.problems import kernels
+from lec4lib.problems.datasets import make_logistic_data
+from lec4lib.problems.objectives import LogisticRegression, sigmoid
 
 
 def interleaved_medians(fns, repeats: int):

@@ -1,7 +1,7 @@
 """Step time of lec4lib's LARS and LAMB against timm's Lars and Lamb (and torch's SGD).
 
 All optimizers step over the parameters of AlexNet (60,965,224 float32 numbers in 16
-tensors, ``lec4lib.alexnet.AlexNet``) with fixed random gradients, under the mapped
+tensors, ``lec4lib.nets.alexnet.AlexNet``) with fixed random gradients, under the mapped
 settings of ``tests/unit/test_lars_lamb_timm.py``. Timings are interleaved (round-robin),
 after warm-up, and the median per optimizer is reported. Prints one ratio line per pair;
 target: LARS and LAMB step time <= 1.0x timm's (timm's default on CPU is its per-tensor
@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from lec4lib.alexnet import AlexNet
-from lec4lib.lamb import LAMB
-from lec4lib.lars import LARS
-from lec4lib.timm_reference import load_timm_optimizers
+from lec4lib.nets.alexnet import AlexNet
+from lec4lib.optim.lamb import LAMB
+from lec4lib.optim.lars import LARS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the test-only timm loader
+from tests.timm_reference import load_timm_optimizers  # noqa: E402
 
 
 def main(argv=None) -> int:

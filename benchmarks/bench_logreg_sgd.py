@@ -31,10 +31,10 @@ import time
 import numpy as np
 from sklearn.linear_model import SGDClassifier
 
-from lec4lib.data import make_logistic_data
-from lec4lib.objectives import LogisticRegression
-from lec4lib.schedules import Polynomial
-from lec4lib.sgd import sgd
+from lec4lib.problems.datasets import make_logistic_data
+from lec4lib.problems.objectives import LogisticRegression
+from lec4lib.optim.schedules import Polynomial
+from lec4lib.optim.driver import sgd
 
 N, D, ALPHA, EPOCHS_SK = 200_000, 100, 1e-4, 5
 # (batch size, constant step). The curvature of this problem is about 1/4, so full-batch

@@ -1,6 +1,6 @@
 """Step time of lec4lib's numpy optimizers against torch.optim on the same vector sizes.
 
-For every optimizer of ``lec4lib.optimizers`` (SGD, momentum in both forms, Nesterov,
+For every optimizer of ``lec4lib.optim`` (SGD, momentum in both forms, Nesterov,
 Adagrad, Adam) and its torch mapping (the one stated in its docstring), one step on a
 float64 vector of each size with a fixed random gradient is timed: lec4lib's
 ``update(w, g)`` against torch's ``step()`` with ``p.grad`` set. Timings are interleaved
@@ -24,7 +24,11 @@ import time
 import numpy as np
 import torch
 
-from lec4lib.optimizers import SGD, Adagrad, Adam, HeavyBall, MomentumEMA, Nesterov
+from lec4lib.optim.adagrad import Adagrad
+from lec4lib.optim.adam import Adam
+from lec4lib.optim.momentum import HeavyBall, MomentumEMA
+from lec4lib.optim.nesterov import Nesterov
+from lec4lib.optim.sgd import SGD
 
 PAIRS = {
     "SGD": (lambda: SGD(1e-3), lambda p: torch.optim.SGD(p, lr=1e-3)),

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from lec4lib.quadratic import gd_contraction, gd_quadratic, measured_contraction
+from lec4lib.problems.quadratic import gd_quadratic
+from lec4lib.theory.measure import measured_contraction
+from lec4lib.theory.momentum import gd_contraction
 
 
 def test_gd_on_quadratic_contracts_by_one_minus_eta_L():

@@ -6,14 +6,15 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
-from lec4lib.data import load_breast_cancer_pm1
-from lec4lib.gradient_cost import loglog_slope, time_gradients
-from lec4lib.gradient_noise import (all_subsets_mean_gradient, gradient_spread,
-                                    minibatch_variance_measured, minibatch_variance_theory,
-                                    monte_carlo_mean_error)
-from lec4lib.objectives import LogisticRegression
-from lec4lib.schedules import Polynomial
-from lec4lib.sgd import sgd
+from lec4lib.problems.datasets import load_breast_cancer_pm1
+from lec4lib.studies.ch01_stochastic_gradient import time_gradients
+from lec4lib.theory.measure import loglog_slope
+from lec4lib.theory.gradient_noise import (all_subsets_mean_gradient, gradient_spread,
+                                           minibatch_variance_measured, minibatch_variance_theory,
+                                           monte_carlo_mean_error)
+from lec4lib.problems.objectives import LogisticRegression
+from lec4lib.optim.schedules import Polynomial
+from lec4lib.optim.driver import sgd
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from lec4lib.data import load_breast_cancer_pm1
-from lec4lib.gradient_cost import loglog_slope
-from lec4lib.noise_floor import second_moment_recursion, simulate_noisy_quadratic, stationary_second_moment
-from lec4lib.objectives import LogisticRegression
-from lec4lib.schedules import (Constant, CosineAnnealing, CosineWarmRestarts, CyclicTriangular,
-                               Polynomial, StepDecay)
-from lec4lib.sgd import sgd
+from lec4lib.problems.datasets import load_breast_cancer_pm1
+from lec4lib.theory.measure import loglog_slope
+from lec4lib.theory.noise_floor import (second_moment_recursion, simulate_noisy_quadratic,
+                                        stationary_second_moment)
+from lec4lib.problems.objectives import LogisticRegression
+from lec4lib.optim.schedules import (Constant, CosineAnnealing, CosineWarmRestarts,
+                                     CyclicTriangular, Polynomial, StepDecay)
+from lec4lib.optim.driver import sgd
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from lec4lib.data import load_digits_pm1
-from lec4lib.objectives import LogisticRegression
-from lec4lib.schedules import Polynomial
-from lec4lib.sgd import gd, sgd
+from lec4lib.problems.datasets import load_digits_pm1
+from lec4lib.problems.objectives import LogisticRegression
+from lec4lib.optim.schedules import Polynomial
+from lec4lib.optim.driver import gd, sgd
 
 BATCH = 32
 

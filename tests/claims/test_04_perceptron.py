@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Perceptron as SkPerceptron
 
-from lec4lib.data import load_breast_cancer_pm1, make_separable_data
-from lec4lib.perceptron import (accuracy, classic_perceptron, is_linearly_separable,
-                                margin_and_radius, perceptron_subgradient, sgd_perceptron)
+from lec4lib.problems.datasets import load_breast_cancer_pm1, make_separable_data
+from lec4lib.optim.perceptron import (accuracy, classic_perceptron, is_linearly_separable,
+                                      margin_and_radius, perceptron_subgradient, sgd_perceptron)
 
 
 def test_perceptron_gradient_two_cases_match_finite_differences():

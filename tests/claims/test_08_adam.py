@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from lec4lib import optimizer_studies as st
-from lec4lib.data import load_breast_cancer_pm1
-from lec4lib.objectives import LogisticRegression
-from lec4lib.optimizers import Adam
+from lec4lib.optim.torch_mapping import torch_trajectory
+from lec4lib.studies.ch08_adam import adam_step_ratio, compare_optimizers, torch_kernel_rounding
+from lec4lib.problems.datasets import load_breast_cancer_pm1
+from lec4lib.problems.objectives import LogisticRegression
+from lec4lib.optim.adam import Adam
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def problem():
 
 @pytest.mark.parametrize("b1,b2", [(0.9, 0.999), (0.9, 0.99), (0.9, 0.9), (0.99, 0.999)])
 def test_uncorrected_adam_step_is_off_by_one_minus_beta1_power_over_root(b1, b2):
-    ratio = st.adam_step_ratio(b1, b2, 3000)
+    ratio = adam_step_ratio(b1, b2, 3000)
     t = np.arange(1, 3001)
     np.testing.assert_allclose(ratio, (1 - b1 ** t) / np.sqrt(1 - b2 ** t), rtol=1e-11)
     assert ratio[0] == pytest.approx((1 - b1) / np.sqrt(1 - b2), rel=1e-12)
@@ -49,7 +50,7 @@ def test_corrected_adam_first_step_is_alpha_times_sign():
 def test_numpy_adam_matches_torch_adam_to_rounding(problem, dtype, rel):
     rng = np.random.default_rng(2)
     stream = iter([rng.integers(problem.n_samples, size=16) for _ in range(500)])
-    ours, _, theirs = st.torch_trajectory(
+    ours, _, theirs = torch_trajectory(
         Adam(0.01), lambda p: torch.optim.Adam(p, lr=0.01),
         lambda w: problem.minibatch_grad(w.astype(float), next(stream)), np.zeros(30), 500, dtype=dtype)
     assert np.max(np.abs(ours - theirs)) <= rel * np.max(np.abs(theirs))
@@ -59,7 +60,7 @@ def test_numpy_cannot_reproduce_fused_multiply_add_rounding():
     """Why bit-for-bit agreement with torch's CPU kernels is out of reach from numpy: numpy's
     sqrt is correctly rounded, but a + c*b rounds twice and differs from the once-rounded
     (fused) value in a sizeable fraction of cases; torch's kernels fuse."""
-    facts = st.torch_kernel_rounding(n=4000, seed=0)
+    facts = torch_kernel_rounding(n=4000, seed=0)
     assert facts["sqrt_numpy_correct"] == 1.0
     assert facts["numpy_unfused_exact"] < 0.95
 
@@ -74,7 +75,7 @@ def test_all_optimizers_compared_on_breast_cancer_over_seeds(problem):
         "adagrad": np.geomspace(0.01, 1, 5),
         "adam": np.geomspace(1e-3, 0.1, 5),
     }
-    r = st.compare_optimizers(problem, grid, batch_size=16, epochs=20, seeds=range(5))
+    r = compare_optimizers(problem, grid, batch_size=16, epochs=20, seeds=range(5))
     from scipy.optimize import minimize
     ref = minimize(problem.loss, np.zeros(30), jac=problem.grad, method="BFGS", options={"gtol": 1e-10})
     assert r.f_star == pytest.approx(ref.fun, abs=1e-9)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lec4lib.batch_size import (flops_per_step, gradient_variance_vs_batch_size, memory_per_sample,
-                                per_sample_gradients)
-from lec4lib.torch_training import SmallCNN, load_digits_tensors, torch_threads
+from lec4lib.nets.per_example import (flops_per_step, gradient_variance_vs_batch_size,
+                                      memory_per_sample, per_sample_gradients)
+from lec4lib.nets.training import load_digits_tensors, SmallCNN, torch_threads
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +105,14 @@ def test_data_parallel_step_equals_large_batch_step(dp_result):
 
 @pytest.fixture(scope="module")
 def dp_result():
-    from lec4lib.data_parallel import run_data_parallel_check
+    from lec4lib.nets.data_parallel import run_data_parallel_check
 
     return run_data_parallel_check(world_size=2, per_worker_batch=32, seed=0, lr=0.1, timeout_s=150)
 
 
 def test_half_batch_gradient_is_not_the_large_batch_gradient():
     """Guards the data-parallel tests: one worker's gradient alone is far from the answer."""
-    from lec4lib.data_parallel import global_batch, single_process_step
+    from lec4lib.nets.data_parallel import global_batch, single_process_step
 
     g64, _ = single_process_step(0, 64, 0.1, torch.float64)
     x, y = global_batch(0, 64, torch.float64)

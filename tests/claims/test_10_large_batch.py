@@ -13,11 +13,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lec4lib.large_batch import (batch_size_sweep, least_squares_curvatures, max_stable_batch,
-                                 scaled_lr, sharpness_vs_batch_size)
-from lec4lib.quadratic import gd_contraction, gd_quadratic, measured_contraction
-from lec4lib.sharpness import top_hessian_eigenvalue
-from lec4lib.torch_training import SmallCNN, load_digits_tensors, torch_threads, train
+from lec4lib.studies.ch10_large_batch import batch_size_sweep, sharpness_vs_batch_size
+from lec4lib.theory.lr_scaling import least_squares_curvatures, max_stable_batch, scaled_lr
+from lec4lib.problems.quadratic import gd_quadratic
+from lec4lib.theory.measure import measured_contraction
+from lec4lib.theory.momentum import gd_contraction
+from lec4lib.nets.sharpness import top_hessian_eigenvalue
+from lec4lib.nets.training import load_digits_tensors, SmallCNN, torch_threads, train
 
 SIZES = [16, 64, 256, 1024]
 

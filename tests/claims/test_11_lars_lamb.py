@@ -10,13 +10,13 @@ import math
 import pytest
 import torch
 
-from lec4lib.alexnet import AlexNet, caffe_expected_norms, caffe_name
-from lec4lib.images import synthetic_images
-from lec4lib.lamb import LAMB
-from lec4lib.lars import LARS
-from lec4lib.lars_vs_sgd import compare_lars_sgd
-from lec4lib.torch_training import SmallCNN, load_digits_tensors
-from lec4lib.trust_ratio import SLIDE_ALEXNET_TABLE, ratio_spread, trust_ratio_table
+from lec4lib.nets.alexnet import AlexNet, caffe_expected_norms, caffe_name
+from lec4lib.nets.images import synthetic_images
+from lec4lib.optim.lamb import LAMB
+from lec4lib.optim.lars import LARS
+from lec4lib.studies.ch11_lars_lamb import compare_lars_sgd
+from lec4lib.nets.training import load_digits_tensors, SmallCNN
+from lec4lib.nets.trust_ratio import ratio_spread, SLIDE_ALEXNET_TABLE, trust_ratio_table
 
 
 @pytest.fixture(scope="module")

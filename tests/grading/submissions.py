@@ -162,7 +162,7 @@ KINDS = {
     "renamed_notebook": (_answers(), None, "hw1 (1).ipynb", 9, "collected under its canonical name, flagged"),
     "malformed_notebook": (None, "malformed", "hw1.ipynb", 0, "not JSON: recorded with 0, status failed"),
     "delegates_to_lec4lib": (_answers(loss_and_grad='''
-from lec4lib.objectives import log1pexp
+from lec4lib.problems.objectives import log1pexp
 def loss_and_grad(w, X, y, lam):
     m = y * (X @ w)
     loss = float(np.mean(log1pexp(-m)) + lam / 2 * w @ w)

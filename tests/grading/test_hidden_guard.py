@@ -34,7 +34,7 @@ def test_guard_detects_a_faked_assert_allclose(guard, monkeypatch):
 
 
 def test_call_detects_delegation_to_lec4lib_and_torch_optim(guard):
-    from lec4lib.objectives import log1pexp
+    from lec4lib.problems.objectives import log1pexp
 
     with pytest.raises(RuntimeError, match="delegates to .*lec4lib"):
         guard["_lec4_call"](lambda z: log1pexp(z), np.zeros(3))

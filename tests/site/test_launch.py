@@ -73,7 +73,7 @@ google.colab = sys.modules["google.colab"] = types.ModuleType("google.colab")
 PROBE = """\
 import importlib.util, json, sys
 import lec4lib
-from lec4lib.experiments.alexnet_large_batch import source_revision
+from lec4lib.studies.ch11_lars_lamb import source_revision
 print("LEC4-PROBE " + json.dumps({
     "lec4lib": lec4lib.__file__, "executable": sys.executable,
     "google.colab": "google.colab" in sys.modules,

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from lec4lib.alexnet import (LAYERS, AlexNet, alexnet_flops_per_image, caffe_expected_norms,
-                             caffe_init_, caffe_name)
-from lec4lib.images import ImageFolder, synthetic_images, write_image_folder
-from lec4lib.trust_ratio import TrustRow, ratio_spread, table_markdown, trust_ratio_table
+from lec4lib.nets.alexnet import (AlexNet, alexnet_flops_per_image, caffe_expected_norms,
+                                  caffe_init_, caffe_name, LAYERS)
+from lec4lib.nets.images import ImageFolder, synthetic_images, write_image_folder
+from lec4lib.nets.trust_ratio import ratio_spread, table_markdown, trust_ratio_table, TrustRow
 
 
 @pytest.fixture(scope="module")

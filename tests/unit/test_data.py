@@ -1,12 +1,13 @@
-"""lec4lib.data: seeded, shaped as documented, ground truth honoured, bad input rejected."""
+"""lec4lib.problems.datasets: seeded, shaped as documented, ground truth honoured, bad input rejected."""
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from lec4lib.data import (load_breast_cancer_pm1, load_digits_pm1, make_linear_regression_data,
-                          make_logistic_data, make_separable_data, standardize_columns,
-                          train_test_split_seeded)
+from lec4lib.problems.datasets import (load_breast_cancer_pm1, load_digits_pm1,
+                                       make_linear_regression_data, make_logistic_data,
+                                       make_separable_data, standardize_columns,
+                                       train_test_split_seeded)
 
 
 def test_breast_cancer_labels_and_standardization():

@@ -12,10 +12,10 @@ from importlib import resources
 import pytest
 import torch
 
-from lec4lib.experiments import alexnet_large_batch as exp
-from lec4lib.experiments.alexnet_large_batch import (ExperimentConfig, load_results, main,
-                                                     peak_tflops, run_experiment, write_result)
-from lec4lib.images import write_image_folder
+from lec4lib.studies import ch11_lars_lamb as exp
+from lec4lib.studies.ch11_lars_lamb import (ExperimentConfig, load_results, main, peak_tflops,
+                                            run_experiment, write_result)
+from lec4lib.nets.images import write_image_folder
 from tests.conftest import ROOT
 
 TINY = ["--device", "cpu", "--batch-size", "2", "--steps", "2", "--train-images", "2",
@@ -24,7 +24,7 @@ TINY = ["--device", "cpu", "--batch-size", "2", "--steps", "2", "--train-images"
 
 @pytest.mark.slow
 def test_command_line_run_writes_result_with_provenance(tmp_path, root):
-    cmd = [sys.executable, "-m", "lec4lib.experiments.alexnet_large_batch", *TINY,
+    cmd = [sys.executable, "-m", "lec4lib.studies.ch11_lars_lamb", *TINY,
            "--results-dir", str(tmp_path), "--name", "tiny"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from lec4lib.lamb import LAMB
-from lec4lib.lars import LARS
-from lec4lib.trust_ratio import layerwise_param_groups
+from lec4lib.optim.lamb import LAMB
+from lec4lib.optim.lars import LARS
+from lec4lib.nets.trust_ratio import layerwise_param_groups
 
 SHAPES = [(5, 3), (7,), (4, 4, 2), (1,)]
 

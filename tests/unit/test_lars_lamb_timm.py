@@ -17,12 +17,13 @@ import pytest
 import torch
 from torch import nn
 
-from lec4lib.lamb import LAMB
-from lec4lib.lars import LARS
+from lec4lib.optim.lamb import LAMB
+from lec4lib.optim.lars import LARS
 
-timm_ref = pytest.importorskip("lec4lib.timm_reference")
+from tests.timm_reference import load_timm_optimizers
+
 try:
-    Lars, Lamb = timm_ref.load_timm_optimizers()
+    Lars, Lamb = load_timm_optimizers()
 except ImportError as err:          # pragma: no cover - timm is in the test extra
     pytest.skip(f"timm not installed: {err}", allow_module_level=True)
 

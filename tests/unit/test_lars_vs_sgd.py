@@ -1,11 +1,11 @@
-"""lec4lib.lars_vs_sgd: input validation and determinism of the digits comparison."""
+"""lec4lib.studies.ch11_lars_lamb: input validation and determinism of the digits comparison."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lec4lib.lars_vs_sgd import compare_lars_sgd
+from lec4lib.studies.ch11_lars_lamb import compare_lars_sgd
 
 
 @pytest.mark.parametrize("kw,match", [

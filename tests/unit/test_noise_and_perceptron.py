@@ -1,17 +1,18 @@
-"""lec4lib.gradient_noise, noise_floor, perceptron, gradient_cost: formulas and input validation."""
+"""lec4lib.theory.gradient_noise, noise_floor, perceptron, gradient_cost: formulas and input validation."""
 
 import numpy as np
 import pytest
 
-from lec4lib.data import make_separable_data
-from lec4lib.gradient_cost import loglog_slope, time_gradients
-from lec4lib.gradient_noise import (all_subsets_mean_gradient, minibatch_variance_theory,
-                                    monte_carlo_mean_error, sample_minibatch_gradients)
-from lec4lib.noise_floor import (noise_floor_theory, second_moment_recursion,
-                                 simulate_noisy_quadratic, stationary_second_moment)
-from lec4lib.objectives import LeastSquares
-from lec4lib.perceptron import (classic_perceptron, margin_and_radius, perceptron_loss,
-                                perceptron_subgradient, sgd_perceptron)
+from lec4lib.problems.datasets import make_separable_data
+from lec4lib.studies.ch01_stochastic_gradient import time_gradients
+from lec4lib.theory.measure import loglog_slope
+from lec4lib.theory.gradient_noise import (all_subsets_mean_gradient, minibatch_variance_theory,
+                                           monte_carlo_mean_error, sample_minibatch_gradients)
+from lec4lib.theory.noise_floor import (noise_floor_theory, second_moment_recursion,
+                                        simulate_noisy_quadratic, stationary_second_moment)
+from lec4lib.problems.objectives import LeastSquares
+from lec4lib.optim.perceptron import (classic_perceptron, margin_and_radius, perceptron_loss,
+                                      perceptron_subgradient, sgd_perceptron)
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_perceptron_rejects_bad_input():
 
 
 def test_more_validation_and_separability():
-    from lec4lib.perceptron import accuracy, is_linearly_separable
+    from lec4lib.optim.perceptron import accuracy, is_linearly_separable
     with pytest.raises(ValueError, match="repeats"):
         time_gradients([100], batch_size=10, repeats=0)
     X, y, u = make_separable_data(50, 2, 0.1, seed=0)

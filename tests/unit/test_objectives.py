@@ -1,11 +1,11 @@
-"""lec4lib.objectives: gradients against torch autograd and finite differences, stability, validation."""
+"""lec4lib.problems.objectives: gradients against torch autograd and finite differences, stability, validation."""
 
 import numpy as np
 import pytest
 import torch
 
-from lec4lib.data import make_linear_regression_data, make_logistic_data
-from lec4lib.objectives import LeastSquares, LogisticRegression, log1pexp, sigmoid
+from lec4lib.problems.datasets import make_linear_regression_data, make_logistic_data
+from lec4lib.problems.objectives import LeastSquares, log1pexp, LogisticRegression, sigmoid
 
 
 @pytest.fixture

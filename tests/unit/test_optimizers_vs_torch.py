@@ -1,4 +1,4 @@
-"""Property-based cross-checks of lec4lib.optimizers against torch.optim.
+"""Property-based cross-checks of lec4lib.optim's numpy optimizers against torch.optim.
 
 For random least-squares problems, starting points and hyper-parameters (hypothesis), the
 lec4lib optimizer and the torch optimizer named in its docstring are fed the same
@@ -14,9 +14,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st_
 
-from lec4lib.objectives import LeastSquares
-from lec4lib.optimizer_studies import torch_trajectory
-from lec4lib.optimizers import SGD, Adagrad, Adam, HeavyBall, MomentumEMA, Nesterov
+from lec4lib.problems.objectives import LeastSquares
+from lec4lib.optim.torch_mapping import torch_trajectory
+from lec4lib.optim.adagrad import Adagrad
+from lec4lib.optim.adam import Adam
+from lec4lib.optim.momentum import HeavyBall, MomentumEMA
+from lec4lib.optim.nesterov import Nesterov
+from lec4lib.optim.sgd import SGD
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

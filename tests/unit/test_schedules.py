@@ -1,4 +1,4 @@
-"""lec4lib.schedules: value for value equal to torch.optim.lr_scheduler, closed forms, validation."""
+"""lec4lib.optim.schedules: value for value equal to torch.optim.lr_scheduler, closed forms, validation."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lec4lib.schedules import (Constant, CosineAnnealing, CosineWarmRestarts, CyclicTriangular,
-                               Polynomial, StepDecay, as_schedule)
+from lec4lib.optim.schedules import (as_schedule, Constant, CosineAnnealing, CosineWarmRestarts,
+                                     CyclicTriangular, Polynomial, StepDecay)
 
 
 def _torch_lrs(make_scheduler, lr, n, **opt_kwargs):

@@ -1,12 +1,12 @@
-"""lec4lib.sgd: the loop does what the formula says (checked against a hand-written reference), validation."""
+"""lec4lib.optim.driver: the loop does what the formula says (checked against a hand-written reference), validation."""
 
 import numpy as np
 import pytest
 
-from lec4lib.data import make_linear_regression_data, make_logistic_data
-from lec4lib.objectives import LeastSquares, LogisticRegression
-from lec4lib.schedules import Polynomial, StepDecay
-from lec4lib.sgd import gd, sgd
+from lec4lib.problems.datasets import make_linear_regression_data, make_logistic_data
+from lec4lib.problems.objectives import LeastSquares, LogisticRegression
+from lec4lib.optim.schedules import Polynomial, StepDecay
+from lec4lib.optim.driver import gd, sgd
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lec4lib.slidemap import Slide, load_slide_map, parse_slides
+from lec4lib.book.slidemap import load_slide_map, parse_slides, Slide
 from tests.conftest import ROOT, SLIDES
 
 ENTRIES = load_slide_map()

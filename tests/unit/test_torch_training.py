@@ -1,4 +1,4 @@
-"""lec4lib.torch_training: digits tensors, SmallCNN and the training loop."""
+"""lec4lib.nets.training: digits tensors, SmallCNN and the training loop."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
-from lec4lib.torch_training import SmallCNN, TrainHistory, evaluate, load_digits_tensors, train
+from lec4lib.nets.training import evaluate, load_digits_tensors, SmallCNN, train, TrainHistory
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +143,7 @@ def test_train_rejects_bad_input(digits, kwargs, match):
 
 
 def test_torch_threads_restores_and_validates():
-    from lec4lib.torch_training import torch_threads
+    from lec4lib.nets.training import torch_threads
 
     before = torch.get_num_threads()
     with torch_threads(1):

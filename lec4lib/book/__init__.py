@@ -1,0 +1,1 @@
+"""Book plumbing: gluing values into pages, the figure style, the slide map."""

@@ -1,0 +1,88 @@
+"""Momentum in numpy, in the slide's two forms (moving average and velocity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..validation import _check_beta
+from .optimizer import Optimizer
+
+__all__ = ["MomentumEMA", "HeavyBall"]
+
+
+class MomentumEMA(Optimizer):
+    """Momentum as a moving average (the slide's first form).
+
+    ``v_t = β v_{t−1} + (1 − β) g_t``,  ``w_{t+1} = w_t − α_t v_t``,  ``v_0 = 0``.
+
+    torch mapping: ``torch.optim.SGD(params, lr=α(1 − β), momentum=β)`` gives the same
+    iterates up to rounding, also under a schedule (set the torch lr to ``α_t(1 − β)`` at
+    each step). ``SGD(lr=α, momentum=β, dampening=β)`` is *not* the same: torch starts its
+    buffer at ``g_1`` instead of ``(1 − β) g_1``.
+
+    Parameters
+    ----------
+    lr : float or callable
+        Step size ``α > 0`` or a schedule ``α(t)``.
+    beta : float
+        Discount factor ``β`` in ``[0, 1)``; ``β = 0`` is plain SGD.
+
+    Examples
+    --------
+    >>> w = np.array([1.0]); opt = MomentumEMA(lr=1.0, beta=0.5)
+    >>> opt.step(w, lambda w: w)      # v = 0.5·1, w = 1 − 0.5
+    array([0.5])
+    """
+
+    name = "Momentum (EMA)"
+
+    def __init__(self, lr, beta: float = 0.9):
+        self.beta = _check_beta("beta", beta)
+        super().__init__(lr)
+
+    def _init_state(self, w):
+        self.state = {"v": np.zeros_like(w)}
+
+    def _update(self, w, g, lr):
+        v, b = self.state["v"], self._buf[0]
+        v *= self.beta
+        v += np.multiply(g, 1.0 - self.beta, out=b)
+        w -= np.multiply(v, lr, out=b)
+
+
+class HeavyBall(Optimizer):
+    """Momentum as a velocity (the slide's "another equivalent form", Polyak's heavy ball).
+
+    ``v_t = β v_{t−1} + α_t g_t``,  ``w_{t+1} = w_t − v_t``,  ``v_0 = 0``.
+
+    With a constant step it equals :class:`MomentumEMA` with step ``α/(1 − β)``; under a
+    schedule the two differ (here the step multiplies each gradient as it arrives, there
+    it multiplies the whole average).
+
+    torch mapping: ``torch.optim.SGD(params, lr=α, momentum=β)`` gives the same iterates up
+    to rounding **for a constant α** (torch keeps ``b = Σ β^k g`` and steps ``−α_t b``, so
+    under a schedule it behaves like :class:`MomentumEMA`, not like this form).
+
+    Parameters
+    ----------
+    lr : float or callable
+        Step size ``α > 0`` or a schedule ``α(t)``.
+    beta : float
+        Momentum ``β`` in ``[0, 1)``.
+    """
+
+    name = "Heavy ball"
+
+    def __init__(self, lr, beta: float = 0.9):
+        self.beta = _check_beta("beta", beta)
+        super().__init__(lr)
+
+    def _init_state(self, w):
+        self.state = {"v": np.zeros_like(w)}
+
+    def _update(self, w, g, lr):
+        v = self.state["v"]
+        v *= self.beta
+        v += np.multiply(g, lr, out=self._buf[0])
+        w -= v

@@ -1,0 +1,210 @@
+"""The large-batch problem and learning-rate scaling, measured on the digits.
+
+* :func:`scaled_lr` — the square-root and linear scaling rules: going from batch ``B₀``
+  with step ``η₀`` to batch ``B``, use ``η₀·√(B/B₀)`` or ``η₀·B/B₀``.
+* :func:`max_stable_batch` — how far a rule can go before the step exceeds the
+  gradient-descent bound ``2/L``.
+* :func:`batch_size_sweep` — test accuracy (and sharpness of the point reached) against
+  batch size at a fixed budget of epochs, with each scaling rule, optionally with a
+  linear warm-up (Goyal et al. 2017), on :func:`lec4lib.nets.training.load_digits_tensors`
+  with :class:`lec4lib.nets.training.SmallCNN`.
+* :func:`least_squares_curvatures` — the Hessian eigenvalues of a least-squares loss,
+  the exact quadratic on which ``η > 2/L`` diverges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..theory.lr_scaling import RULES, scaled_lr
+from ..nets.sharpness import top_hessian_eigenvalue
+from ..nets.training import evaluate, load_digits_tensors, SmallCNN, torch_threads, train
+
+__all__ = ["batch_size_sweep", "sharpness_vs_batch_size"]
+
+
+def _positive(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _rule(rule: str) -> str:
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    return rule
+
+
+def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_batch: int = 16,
+                     epochs: int = 10, seeds=(0,), warmup_epochs: float = 0.0,
+                     sharpness_iters: int = 0, sharpness_examples: int = 512,
+                     momentum: float = 0.0) -> list[dict]:
+    """Train ``SmallCNN`` on the digits for each batch size and scaling rule; record results.
+
+    Every run has the same budget of ``epochs`` passes over the 1347 training images, so a
+    larger batch takes fewer steps. Runs with the same batch size and learning rate are
+    done once and reported under every rule that gives that learning rate. Runs use one
+    thread (:func:`lec4lib.nets.training.torch_threads`).
+
+    Parameters
+    ----------
+    batch_sizes : list of int
+        Each in ``[1, 1347]``.
+    rules : tuple of str, default ("none", "sqrt", "linear")
+        Scaling rules (:func:`scaled_lr`).
+    base_lr : float, default 0.02
+        SGD step ``η₀`` at ``base_batch``.
+    base_batch : int, default 16
+        ``B₀``.
+    epochs : int, default 10
+    seeds : tuple of int, default (0,)
+        Each seed fixes the split, the initialization and the shuffling of one run.
+    warmup_epochs : float, default 0
+        If ``> 0``, the step rises linearly from ``η/steps_warmup`` to ``η`` over the
+        first ``warmup_epochs`` epochs (Goyal et al. 2017), then stays constant.
+    sharpness_iters : int, default 0
+        If ``> 0``, also estimate the top Hessian eigenvalue of the training loss at the
+        end of the run (:func:`lec4lib.nets.sharpness.top_hessian_eigenvalue`, at most this many
+        Hessian-vector products).
+    sharpness_examples : int, default 512
+        The sharpness is that of the mean loss on the first ``sharpness_examples``
+        training images (in ``[1, 1347]``).
+    momentum : float, default 0
+        SGD momentum in ``[0, 1)``.
+
+    Returns
+    -------
+    list of dict
+        One record per (rule, batch size, seed): ``rule``, ``batch_size``, ``seed``, ``lr``,
+        ``steps``, ``test_accuracy``, ``train_loss`` (final, whole training set; ``nan`` if
+        diverged), ``diverged``, ``sharpness`` (``nan`` if not computed or diverged),
+        ``sharpness_converged``, ``wall_time``.
+    """
+    bs = list(batch_sizes)
+    if not bs or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= 1347
+                     for b in bs):
+        raise ValueError(f"batch_sizes must be integers in [1, 1347], got {batch_sizes!r}")
+    rules = [_rule(r) for r in rules]
+    if not rules:
+        raise ValueError("rules must name at least one rule")
+    _positive("base_lr", base_lr)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+    if not (isinstance(warmup_epochs, (int, float)) and 0 <= warmup_epochs <= epochs):
+        raise ValueError(f"warmup_epochs must be in [0, epochs], got {warmup_epochs!r}")
+    if isinstance(sharpness_iters, bool) or not isinstance(sharpness_iters, int) or sharpness_iters < 0:
+        raise ValueError(f"sharpness_iters must be an integer >= 0, got {sharpness_iters!r}")
+    if isinstance(sharpness_examples, bool) or not isinstance(sharpness_examples, int) \
+            or not 1 <= sharpness_examples <= 1347:
+        raise ValueError(f"sharpness_examples must be an integer in [1, 1347], got {sharpness_examples!r}")
+    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+
+    cache: dict[tuple, dict] = {}
+    records = []
+    with torch_threads(1):
+        for seed in seeds:
+            tr, te = load_digits_tensors(seed=seed)
+            for rule in rules:
+                for b in bs:
+                    lr = scaled_lr(base_lr, base_batch, b, rule)
+                    key = (seed, int(b), round(lr, 15))
+                    if key not in cache:
+                        cache[key] = _one_run(tr, te, int(b), lr, epochs, seed, warmup_epochs,
+                                              sharpness_iters, sharpness_examples, momentum)
+                    records.append({"rule": rule, "batch_size": int(b), "seed": seed, "lr": lr,
+                                    **cache[key]})
+    return records
+
+
+def _one_run(tr, te, b, lr, epochs, seed, warmup_epochs, sharpness_iters, sharpness_examples,
+             momentum) -> dict:
+    model = SmallCNN(seed=seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    sched = None
+    steps_per_epoch = math.ceil(len(tr[0]) / b)
+    warm = int(round(warmup_epochs * steps_per_epoch))
+    if warm > 0:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, (t + 1) / warm))
+    h = train(model, opt, tr, b, epochs, seed, scheduler=sched, test_data=te)
+    out = {"steps": h.steps, "diverged": h.diverged, "wall_time": h.wall_time,
+           "test_accuracy": h.final_test_accuracy, "train_loss": float("nan"),
+           "sharpness": float("nan"), "sharpness_converged": False}
+    if not h.diverged:
+        loss, _ = evaluate(model, tr)
+        out["train_loss"] = loss if math.isfinite(loss) else float("nan")
+        if not math.isfinite(loss):
+            out["diverged"] = True
+            out["test_accuracy"] = float("nan")
+        elif sharpness_iters > 0:
+            sub = (tr[0][:sharpness_examples], tr[1][:sharpness_examples])
+            r = top_hessian_eigenvalue(model, sub, iters=sharpness_iters, tol=1e-3, seed=seed)
+            out["sharpness"], out["sharpness_converged"] = r.eigenvalue, r.converged
+    return out
+
+
+def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, seed: int = 0,
+                            sharpness_iters: int = 30, sharpness_examples: int = 512) -> list[dict]:
+    """Same step size, same number of steps, different batch sizes: how sharp is the end point?
+
+    This is the comparison of Keskar et al. (2017): only the gradient noise differs
+    between the runs (it falls as ``1/|B|``). Each run trains ``SmallCNN(seed)`` with plain
+    SGD for ``ceil(steps / steps_per_epoch)`` epochs (so at least ``steps`` steps) on one
+    thread.
+
+    Parameters
+    ----------
+    batch_sizes : list of int
+        Each in ``[1, 1347]``.
+    lr : float, default 0.05
+        The common SGD step (``> 0``).
+    steps : int, default 800
+        Minimum number of SGD steps (``>= 1``).
+    seed : int, default 0
+    sharpness_iters : int, default 30
+        Maximum Hessian-vector products of the power iteration (``>= 1``).
+    sharpness_examples : int, default 512
+        The loss whose Hessian is measured is the mean over the first this-many training
+        images (``[1, 1347]``).
+
+    Returns
+    -------
+    list of dict
+        Per batch size: ``batch_size``, ``lr``, ``steps``, ``epochs``, ``train_loss``,
+        ``test_accuracy``, ``sharpness``, ``sharpness_converged``, ``diverged``.
+    """
+    bs = list(batch_sizes)
+    if not bs or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= 1347
+                     for b in bs):
+        raise ValueError(f"batch_sizes must be integers in [1, 1347], got {batch_sizes!r}")
+    lr = _positive("lr", lr)
+    for name, value, low, high in (("steps", steps, 1, math.inf), ("seed", seed, 0, math.inf),
+                                   ("sharpness_iters", sharpness_iters, 1, math.inf),
+                                   ("sharpness_examples", sharpness_examples, 1, 1347)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    out = []
+    with torch_threads(1):
+        tr, te = load_digits_tensors(seed=seed)
+        sub = (tr[0][:sharpness_examples], tr[1][:sharpness_examples])
+        for b in bs:
+            epochs = math.ceil(steps / math.ceil(len(tr[0]) / b))
+            model = SmallCNN(seed=seed)
+            h = train(model, torch.optim.SGD(model.parameters(), lr=lr), tr, int(b), epochs, seed)
+            rec = {"batch_size": int(b), "lr": lr, "steps": h.steps, "epochs": epochs,
+                   "diverged": h.diverged, "train_loss": float("nan"), "test_accuracy": float("nan"),
+                   "sharpness": float("nan"), "sharpness_converged": False}
+            if not h.diverged:
+                rec["train_loss"] = evaluate(model, tr)[0]
+                rec["test_accuracy"] = evaluate(model, te)[1]
+                r = top_hessian_eigenvalue(model, sub, iters=sharpness_iters, tol=1e-3, seed=seed)
+                rec["sharpness"], rec["sharpness_converged"] = r.eigenvalue, r.converged
+            out.append(rec)
+    return out

@@ -1,0 +1,628 @@
+"""The experiments of chapter 11 (LARS and LAMB).
+
+1. :func:`compare_lars_sgd`: LARS against plain SGD at a large batch, on the digits.
+2. :func:`run_experiment` (also a command-line program): AlexNet at a large batch, SGD
+   against LARS, run at full scale on a GPU and stored; the book runs it at CPU scale.
+
+Part 1
+------
+LARS against plain SGD at a large batch, on real data (the digits) with a small CNN.
+
+The experiment of the chapter "LARS and LAMB": at batch size 1024 (three quarters of
+the 1347 training digits per step), train :class:`lec4lib.nets.training.SmallCNN` with
+``torch.optim.SGD`` and with :class:`lec4lib.optim.lars.LARS` — the same momentum, the same
+seeded batches, the same global learning rate ``γ`` — and record loss curves and test
+accuracy. Plain SGD moves every tensor by ``γ‖g‖``; LARS moves it by
+``γ·η·‖w‖`` (``η`` the trust coefficient) whatever the size of its gradient, so a rate
+at which SGD's largest relative steps wreck the network still gives LARS steps of a
+fixed, small fraction ``γη`` of each layer's norm.
+
+Data, model and loop come from :mod:`lec4lib.nets.training`.
+
+Part 2
+------
+AlexNet at a large batch: SGD against LARS, with trust-ratio tables, throughput and MFU.
+
+Run it on a GPU (full scale)::
+
+    python -m lec4lib.studies.ch11_lars_lamb --device cuda --batch-size 4096 \\
+        --steps 300 --warmup-steps 30 --train-images 16384 --name alexnet_b4096
+
+which writes ``lec4lib/data/results/alexnet_b4096/result.json`` (:func:`stored_results`:
+package data, so a pip-installed lec4lib, e.g. on Colab, has it too);
+
+and at tiny scale on a CPU (what the book and the tests do)::
+
+    python -m lec4lib.studies.ch11_lars_lamb --device cpu --batch-size 4 --steps 2 \\
+        --train-images 8 --eval-images 4 --results-dir /tmp/results --name tiny
+
+From one Caffe-initialized AlexNet (:mod:`lec4lib.nets.alexnet`), it trains a copy with
+``torch.optim.SGD`` (momentum, weight decay) and a copy with :class:`lec4lib.optim.lars.LARS`
+(the same momentum, weight decay and learning-rate schedule — linear warm-up, then
+polynomial decay of power 2 as in You et al. 2017), on the same batches. It records
+
+* the trust-ratio table (:func:`lec4lib.nets.trust_ratio.trust_ratio_table`) before training
+  and after each run, on the same held-out batch;
+* the loss of every step, the learning rate, and the held-out accuracy at the end;
+* throughput (images/s over the timed steps, the first step excluded as warm-up) and
+  model-FLOPs utilization: ``flops_per_image × images/s / peak`` with
+  :func:`lec4lib.nets.alexnet.alexnet_flops_per_image` (3× the forward FLOPs) and the
+  device's dense peak for the precision used (:data:`PEAK_TFLOPS`; ``--peak-tflops``
+  overrides; ``null`` on a device it does not know, e.g. a CPU);
+* provenance: device name, torch and CUDA versions, the git commit of the lec4lib that
+  ran (and whether its tree had uncommitted changes; see :func:`source_revision`), seed,
+  wall time, UTC date, the command line.
+
+Data: structured synthetic ImageNet-shaped images (:func:`lec4lib.nets.images.synthetic_images`),
+generated on the device, or ``--data PATH`` for an ImageFolder-style directory of real
+images (``PATH/<class>/<image>``, read by :class:`lec4lib.nets.images.ImageFolder`).
+
+It writes ``<results-dir>/<name>/result.json`` (by default in :func:`stored_results`, the
+folder the book reads) and prints progress to stderr while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from ..nets.alexnet import AlexNet, alexnet_flops_per_image, caffe_name
+from ..nets.images import ImageFolder, synthetic_images
+from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, train
+from ..nets.trust_ratio import layerwise_param_groups, trust_ratio_table
+from ..optim.lars import LARS
+
+__all__ = ["LarsSgdRun", "compare_lars_sgd", "ExperimentConfig", "run_experiment", "write_result", "load_results", "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
+
+
+@dataclass
+class LarsSgdRun:
+    """One training run of :func:`compare_lars_sgd`."""
+
+    optimizer: str
+    lr: float
+    history: TrainHistory
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.history.final_test_accuracy
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.history.loss[-1])
+
+
+def compare_lars_sgd(sgd_lrs=(0.1, 1.0), lars_lrs=(1.0,), *, batch_size: int = 1024,
+                     epochs: int = 20, momentum: float = 0.9, trust_coefficient: float = 0.01,
+                     seed: int = 0, threads: int | None = 1) -> list[LarsSgdRun]:
+    """Train the digits CNN with SGD and with LARS at a large batch.
+
+    Every run starts from the same initialization (``SmallCNN(seed=seed)``) and sees the
+    same batches (``train(..., seed=seed)``). LARS uses
+    :func:`lec4lib.nets.trust_ratio.layerwise_param_groups` (biases not adapted) and no weight
+    decay, as the SGD runs.
+
+    Parameters
+    ----------
+    sgd_lrs, lars_lrs : sequence of float
+        Global learning rates of the SGD and of the LARS runs (each ``> 0``).
+    batch_size : int, default 1024
+        Examples per step (``>= 1``).
+    epochs : int, default 20
+        Passes over the 1347 training images (``>= 1``).
+    momentum : float, default 0.9
+        Shared momentum, in ``[0, 1)``.
+    trust_coefficient : float, default 0.01
+        LARS's ``η > 0``.
+    seed : int, default 0
+        Seed of the split, the initialization and the batch order (``>= 0``).
+    threads : int or None, default 1
+        torch threads during the runs (``None`` leaves the setting alone); one thread is
+        fastest for this small network and does not change the result.
+
+    Returns
+    -------
+    list of LarsSgdRun
+        The SGD runs in the order of ``sgd_lrs``, then the LARS runs.
+
+    Examples
+    --------
+    >>> runs = compare_lars_sgd(sgd_lrs=(0.1,), lars_lrs=(1.0,), epochs=1)
+    >>> [(r.optimizer, r.lr) for r in runs]
+    [('SGD', 0.1), ('LARS', 1.0)]
+    """
+    for name, lrs in (("sgd_lrs", sgd_lrs), ("lars_lrs", lars_lrs)):
+        if any(not (float(lr) > 0) for lr in lrs):
+            raise ValueError(f"{name} must hold learning rates > 0, got {lrs!r}")
+    if not (0.0 <= momentum < 1.0):
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if threads is not None and (int(threads) != threads or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
+    tr, te = load_digits_tensors(seed=seed)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        runs = []
+        for lr in sgd_lrs:
+            model = SmallCNN(seed=seed)
+            opt = torch.optim.SGD(model.parameters(), lr=float(lr), momentum=momentum)
+            runs.append(LarsSgdRun("SGD", float(lr),
+                                   train(model, opt, tr, batch_size, epochs, seed, test_data=te)))
+        for lr in lars_lrs:
+            model = SmallCNN(seed=seed)
+            opt = LARS(layerwise_param_groups(model), lr=float(lr), momentum=momentum,
+                       trust_coefficient=trust_coefficient)
+            runs.append(LarsSgdRun("LARS", float(lr),
+                                   train(model, opt, tr, batch_size, epochs, seed, test_data=te)))
+    finally:
+        torch.set_num_threads(previous)
+    return runs
+
+
+# -------------------------------------------------------------------- part 2: AlexNet
+#: Dense (no sparsity) peak TFLOP/s by GPU name fragment and precision, from NVIDIA's
+#: data sheets (A100 SXM; H100 SXM5; H200 SXM has H100's compute). TF32 and BF16 are
+#: tensor-core rates. Matched against ``torch.cuda.get_device_name()``; first match wins.
+PEAK_TFLOPS = {
+    "H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+    "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+    "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
+}
+
+#: Where :func:`stored_results` lies inside the lec4lib package (and inside the repository).
+STORED_RESULTS = "lec4lib/data/results"
+
+
+def stored_results():
+    """The stored results packaged with lec4lib: the folder ``lec4lib/data/results``.
+
+    Committed runs are package data (``pyproject.toml``), so they reach every install
+    of lec4lib, a ``pip install`` from the repository (Colab) as much as the editable
+    checkout that builds the book. In an editable install it is the checkout's folder.
+
+    Returns
+    -------
+    importlib.resources.abc.Traversable
+        The folder; it does not exist while no run is stored (git keeps no empty folder).
+    """
+    return resources.files("lec4lib").joinpath("data/results")
+
+
+@dataclass
+class ExperimentConfig:
+    """Settings of one run (every field is a command-line option of the same name).
+
+    Attributes
+    ----------
+    device : str
+        ``"cuda"``, ``"cuda:N"`` or ``"cpu"``.
+    batch_size : int
+        Images per step (``>= 1``).
+    steps : int
+        Optimizer steps per run (``>= 1``).
+    train_images, eval_images : int
+        Size of the training pool and of the held-out batch (``>= 1``; the held-out batch
+        also gives the trust-ratio tables). Both live on the device: 618 kB per image
+        (3×227×227 float32), e.g. 10 GB for 16384 images.
+    lr_sgd, lr_lars : float
+        Peak learning rates (``> 0``).
+    momentum, weight_decay : float
+        Shared by both optimizers (``momentum`` in ``[0, 1)``, ``weight_decay >= 0``).
+    trust_coefficient : float
+        LARS's ``η`` (``> 0``).
+    warmup_steps : int
+        Linear warm-up length (``>= 0``); then the rate decays as ``(1 − t/steps)²``.
+    num_classes : int
+        Classes (``>= 2``).
+    precision : str
+        ``"fp32"``, ``"tf32"`` (CUDA matmuls in TF32) or ``"bf16"`` (autocast, CUDA only).
+    seed : int
+        Seed of initialization, data and batch order (``>= 0``).
+    data : str
+        ``"synthetic"`` or a path to an ImageFolder-style directory.
+    log_every : int
+        Print progress every this many steps (``>= 1``).
+    peak_tflops : float or None
+        Peak TFLOP/s for MFU; ``None`` looks the device up in :data:`PEAK_TFLOPS`.
+    exclude_bias : bool
+        Leave biases out of LARS's layer-wise scaling (and out of its weight decay);
+        default ``False``: every tensor is scaled, as in You et al. 2017 for AlexNet,
+        whose table lists the biases too.
+    """
+
+    device: str = "cpu"
+    batch_size: int = 4
+    steps: int = 2
+    train_images: int = 8
+    eval_images: int = 4
+    lr_sgd: float = 0.01
+    lr_lars: float = 2.0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    trust_coefficient: float = 0.001
+    warmup_steps: int = 0
+    num_classes: int = 1000
+    precision: str = "fp32"
+    seed: int = 0
+    data: str = "synthetic"
+    log_every: int = 1
+    peak_tflops: float | None = None
+    exclude_bias: bool = False
+
+    def validate(self) -> "ExperimentConfig":
+        """Raise ``ValueError`` naming the first invalid field; return ``self``."""
+        for name in ("batch_size", "steps", "train_images", "eval_images", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        for name in ("warmup_steps", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+        for name in ("lr_sgd", "lr_lars", "trust_coefficient"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        if not (0.0 <= self.momentum < 1.0):
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.precision not in ("fp32", "tf32", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'tf32' or 'bf16', got {self.precision!r}")
+        try:
+            dev = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            dev = None
+        if dev is None or dev.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} was asked for but torch.cuda.is_available() "
+                             f"is False (torch {torch.__version__})")
+        if self.precision in ("tf32", "bf16") and dev.type != "cuda":
+            raise ValueError(f"precision {self.precision!r} needs a CUDA device; use 'fp32' on CPU")
+        if self.data != "synthetic" and not Path(self.data).is_dir():
+            raise ValueError(f"data must be 'synthetic' or an existing directory, got {self.data!r}")
+        if not isinstance(self.exclude_bias, bool):
+            raise ValueError(f"exclude_bias must be True or False, got {self.exclude_bias!r}")
+        if self.peak_tflops is not None and not (self.peak_tflops > 0):
+            raise ValueError(f"peak_tflops must be > 0 or None, got {self.peak_tflops!r}")
+        return self
+
+
+def peak_tflops(device_name: str, precision: str) -> float | None:
+    """Dense peak TFLOP/s of a GPU from :data:`PEAK_TFLOPS`, or ``None`` if unknown.
+
+    Examples
+    --------
+    >>> peak_tflops("NVIDIA H100 80GB HBM3", "bf16")
+    989.4
+    >>> peak_tflops("cpu", "fp32") is None
+    True
+    """
+    for key, table in PEAK_TFLOPS.items():
+        if key in device_name:
+            return table.get(precision)
+    return None
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _git(cwd, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def source_revision() -> tuple[str | None, bool | None]:
+    """The git commit of the lec4lib that is running, and whether its tree was dirty.
+
+    * lec4lib imported from a git work tree that tracks it (the editable install of a
+      checkout): that tree's ``HEAD`` and whether it has uncommitted changes;
+    * lec4lib installed by pip from a git URL (``pip install "lec4lib @ git+URL@main"``,
+      what the Colab cell does): the commit pip recorded (PEP 610 ``direct_url.json``),
+      clean by construction;
+    * otherwise (e.g. a copy of the files): ``(None, None)``, "unknown".
+
+    Nothing is assumed about where a checkout lies: git is asked about the folder the
+    package was imported from, and a git repository that merely surrounds that folder
+    (a virtual environment inside a checkout) does not count unless it tracks lec4lib.
+    """
+    pkg = resources.files("lec4lib")
+    if isinstance(pkg, Path) and _git(pkg, "ls-files", "--error-unmatch", "__init__.py"):
+        status = _git(pkg, "status", "--porcelain", "--untracked-files=no")
+        return _git(pkg, "rev-parse", "HEAD"), None if status is None else bool(status)
+    try:
+        direct_url = metadata.distribution("lec4lib").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct_url = None
+    vcs = json.loads(direct_url).get("vcs_info", {}) if direct_url else {}
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return vcs["commit_id"], False
+    return None, None
+
+
+def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+    else:
+        name = platform.processor() or platform.machine() or "cpu"
+        name = f"CPU ({name}, {torch.get_num_threads()} torch threads)"
+    commit, dirty = source_revision()
+    return {
+        "device_type": dev.type,
+        "device_name": name,
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "python_version": platform.python_version(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "seed": cfg.seed,
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+    }
+
+
+def _lr_factor(step: int, cfg: ExperimentConfig) -> float:
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    return (1.0 - step / cfg.steps) ** 2
+
+
+def _data(cfg: ExperimentConfig, dev: torch.device):
+    """Training pool and held-out batch, on the device."""
+    if cfg.data == "synthetic":
+        chunks_x, chunks_y = [], []
+        for k, start in enumerate(range(0, cfg.train_images, 256)):
+            n = min(256, cfg.train_images - start)
+            x, y = synthetic_images(n, num_classes=cfg.num_classes, seed=cfg.seed * 7919 + 1 + k,
+                                    class_seed=cfg.seed, device=dev)
+            chunks_x.append(x)
+            chunks_y.append(y)
+        xe, ye = synthetic_images(cfg.eval_images, num_classes=cfg.num_classes,
+                                  seed=cfg.seed * 7919, class_seed=cfg.seed, device=dev)
+        return torch.cat(chunks_x), torch.cat(chunks_y), xe, ye
+    folder = ImageFolder(cfg.data)
+    if len(folder.classes) > cfg.num_classes:
+        raise ValueError(f"data has {len(folder.classes)} classes > num_classes={cfg.num_classes}")
+    g = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(len(folder), generator=g).tolist()
+    if len(order) < 2:
+        raise ValueError("data must hold at least 2 images (train and held-out)")
+    n_eval = min(cfg.eval_images, len(order) // 2)
+    xe, ye = folder.batch(order[:n_eval])
+    xt, yt = folder.batch(order[n_eval:n_eval + cfg.train_images])
+    return xt.to(dev), yt.to(dev), xe.to(dev), ye.to(dev)
+
+
+def _table(model, x, y, seed):
+    return [{"name": r.name, "weight_norm": r.weight_norm, "grad_norm": r.grad_norm,
+             "ratio": r.ratio} for r in trust_ratio_table(model, x, y, seed=seed, name_map=caffe_name)]
+
+
+@torch.no_grad()
+def _accuracy(model, x, y, chunk: int = 256) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), chunk):
+        correct += int((model(x[i:i + chunk]).argmax(1) == y[i:i + chunk]).sum())
+    model.train()
+    return correct / len(x)
+
+
+def _train(label: str, model, opt, cfg: ExperimentConfig, xt, yt, dev) -> dict:
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    base = [g["lr"] for g in opt.param_groups]
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.precision == "bf16" else None
+    losses, lrs, step_times = [], [], []
+    diverged = False
+    model.train()
+    for step in range(cfg.steps):
+        factor = _lr_factor(step, cfg)
+        for g, lr in zip(opt.param_groups, base):
+            g["lr"] = lr * factor
+        idx = torch.randint(0, len(xt), (cfg.batch_size,), generator=gen).to(dev)
+        sync()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        if autocast is not None:
+            with autocast:
+                loss = F.cross_entropy(model(xt[idx]), yt[idx])
+        else:
+            loss = F.cross_entropy(model(xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+        sync()
+        step_times.append(time.perf_counter() - t0)
+        losses.append(value)
+        lrs.append(base[0] * factor)
+        if step % cfg.log_every == 0 or step == cfg.steps - 1:
+            rate = cfg.batch_size / step_times[-1]
+            _log(f"[{label}] step {step + 1}/{cfg.steps}  loss {value:.4f}  "
+                 f"lr {lrs[-1]:.4g}  {rate:.1f} images/s")
+        if not math.isfinite(value):
+            diverged = True
+            _log(f"[{label}] loss is not finite at step {step + 1}: stopping this run")
+            break
+    timed = step_times[1:] if len(step_times) > 1 else step_times
+    throughput = cfg.batch_size * len(timed) / sum(timed)
+    return {"loss": losses, "lr": lrs, "step_seconds": step_times, "diverged": diverged,
+            "images_per_second": throughput}
+
+
+def run_experiment(cfg: ExperimentConfig) -> dict:
+    """Train AlexNet with SGD and with LARS from one initialization; return the record.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        The settings (validated here).
+
+    Returns
+    -------
+    dict
+        ``config``, ``provenance`` (with ``wall_time_s``), ``flops_per_image``,
+        ``peak_tflops``, ``table_before`` and, under ``runs["sgd"]`` and
+        ``runs["lars"]``: ``loss``, ``lr``, ``step_seconds``, ``diverged``,
+        ``images_per_second``, ``mfu``, ``eval_accuracy``, ``table_after``.
+        Everything is plain JSON data.
+    """
+    cfg.validate()
+    t_start = time.perf_counter()
+    dev = torch.device(cfg.device)
+    if dev.type == "cuda" and cfg.precision == "tf32":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    prov = _provenance(cfg, dev)
+    _log(f"AlexNet large batch on {prov['device_name']}: batch {cfg.batch_size}, "
+         f"{cfg.steps} steps per optimizer, seed {cfg.seed}")
+    xt, yt, xe, ye = _data(cfg, dev)
+    _log(f"data: {cfg.data} ({len(xt)} training images, {len(xe)} held out)")
+    init = AlexNet(num_classes=cfg.num_classes, seed=cfg.seed).to(dev)
+    table_before = _table(init, xe, ye, cfg.seed)
+    peak = cfg.peak_tflops if cfg.peak_tflops is not None else (
+        peak_tflops(prov["device_name"], cfg.precision) if dev.type == "cuda" else None)
+    flops = alexnet_flops_per_image(cfg.num_classes, training=True)
+    runs = {}
+    for label in ("sgd", "lars"):
+        model = copy.deepcopy(init)
+        if label == "sgd":
+            opt = torch.optim.SGD(model.parameters(), lr=cfg.lr_sgd, momentum=cfg.momentum,
+                                  weight_decay=cfg.weight_decay)
+        else:
+            groups = layerwise_param_groups(model, cfg.weight_decay,
+                                            exclude_bias_and_norm=cfg.exclude_bias)
+            opt = LARS(groups, lr=cfg.lr_lars,
+                       momentum=cfg.momentum, trust_coefficient=cfg.trust_coefficient)
+        rec = _train(label, model, opt, cfg, xt, yt, dev)
+        rec["mfu"] = None if peak is None else flops * rec["images_per_second"] / (peak * 1e12)
+        rec["eval_accuracy"] = _accuracy(model, xe, ye)
+        rec["table_after"] = _table(model, xe, ye, cfg.seed)
+        _log(f"[{label}] done: final loss {rec['loss'][-1]:.4f}, held-out accuracy "
+             f"{rec['eval_accuracy']:.3f}, {rec['images_per_second']:.1f} images/s"
+             + ("" if rec["mfu"] is None else f", MFU {100 * rec['mfu']:.1f}%"))
+        runs[label] = rec
+        del model, opt
+    prov["wall_time_s"] = time.perf_counter() - t_start
+    return {"experiment": "alexnet_large_batch", "config": asdict(cfg), "provenance": prov,
+            "flops_per_image": flops, "peak_tflops": peak, "table_before": table_before,
+            "runs": runs}
+
+
+def write_result(record: dict, results_dir, name: str) -> Path:
+    """Write ``record`` as ``<results_dir>/<name>/result.json``; return the file's path."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"name must be a plain folder name, got {name!r}")
+    folder = Path(results_dir) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "result.json"
+    path.write_text(json.dumps(record, indent=1, allow_nan=True) + "\n")
+    return path
+
+
+def load_results(results_dir=None, device_type: str | None = None) -> list[dict]:
+    """Every stored ``alexnet_large_batch`` record under ``results_dir``, newest first.
+
+    Parameters
+    ----------
+    results_dir : str or Path, optional
+        Folder holding ``<name>/result.json`` files (missing folder: empty list); by
+        default :func:`stored_results`, the runs packaged with lec4lib.
+    device_type : str, optional
+        Keep only records run on this device type (``"cuda"`` for GPU runs).
+
+    Returns
+    -------
+    list of dict
+        Each record with its ``"path"`` added: ``lec4lib/data/results/<name>/result.json``
+        for a packaged run (the same path in the repository and in any install), else the
+        file's path.
+    """
+    folder = stored_results() if results_dir is None else Path(results_dir)
+    if not folder.is_dir():
+        return []
+    out = []
+    for sub in sorted(folder.iterdir(), key=lambda t: t.name):
+        file = sub.joinpath("result.json")
+        if not file.is_file():
+            continue
+        rec = json.loads(file.read_text("utf-8"))
+        if rec.get("experiment") != "alexnet_large_batch":
+            continue
+        if device_type is not None and rec["provenance"].get("device_type") != device_type:
+            continue
+        rec["path"] = (f"{STORED_RESULTS}/{sub.name}/result.json" if results_dir is None
+                       else str(file))
+        out.append(rec)
+    return sorted(out, key=lambda r: r["provenance"].get("date_utc", ""), reverse=True)
+
+
+def main(argv=None) -> int:
+    """Command-line entry point (``python -m lec4lib.studies.ch11_lars_lamb``)."""
+    d = ExperimentConfig()
+    p = argparse.ArgumentParser(prog="python -m lec4lib.studies.ch11_lars_lamb",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default=d.device, help="cuda, cuda:N or cpu")
+    for field in ("batch_size", "steps", "train_images", "eval_images", "warmup_steps",
+                  "num_classes", "seed", "log_every"):
+        p.add_argument("--" + field.replace("_", "-"), type=int, default=getattr(d, field))
+    for field in ("lr_sgd", "lr_lars", "momentum", "weight_decay", "trust_coefficient"):
+        p.add_argument("--" + field.replace("_", "-"), type=float, default=getattr(d, field))
+    p.add_argument("--precision", default=d.precision, choices=["fp32", "tf32", "bf16"])
+    p.add_argument("--data", default=d.data, help="'synthetic' or an ImageFolder-style directory")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="peak TFLOP/s for MFU (default: looked up for known GPUs)")
+    p.add_argument("--exclude-bias", action="store_true",
+                   help="leave biases out of LARS's scaling and weight decay")
+    p.add_argument("--results-dir", default=None,
+                   help="where to write <name>/result.json (default: the stored results "
+                        "packaged with lec4lib, lec4lib/data/results of the installed "
+                        "package; in the editable checkout of `make setup`, the folder to "
+                        "commit)")
+    p.add_argument("--name", default=None,
+                   help="results sub-folder (default alexnet_large_batch_<device>_<date>)")
+    a = p.parse_args(argv)
+    cfg = ExperimentConfig(**{k: v for k, v in vars(a).items() if k not in ("results_dir", "name")})
+    try:
+        cfg.validate()
+    except ValueError as err:
+        p.error(str(err))
+    results_dir = a.results_dir
+    if results_dir is None:   # checked before the run, which may take hours
+        results_dir = stored_results()
+        if not isinstance(results_dir, Path):   # e.g. lec4lib imported from a zip file
+            p.error(f"lec4lib's {STORED_RESULTS} is not a folder on disk: pass --results-dir")
+    record = run_experiment(cfg)
+    name = a.name or ("alexnet_large_batch_" + torch.device(cfg.device).type + "_"
+                      + _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    path = write_result(record, results_dir, name)
+    _log(f"wrote {path} (wall time {record['provenance']['wall_time_s']:.1f} s)")
+    if a.results_dir is None:
+        _log(f"commit {STORED_RESULTS}/{name}/ in the repository and the LARS chapter shows "
+             "the run (it reads the runs packaged with lec4lib)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
