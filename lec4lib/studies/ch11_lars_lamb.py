@@ -72,6 +72,7 @@ import platform
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -471,6 +472,23 @@ def _train(label: str, model, opt, cfg: ExperimentConfig, xt, yt, dev) -> dict:
             "images_per_second": throughput}
 
 
+@contextmanager
+def _matmul_precision(dev: torch.device, precision: str):
+    """TF32 CUDA matmuls and convolutions while the block runs, for ``precision="tf32"``.
+
+    The two process-wide flags are restored on exit, so a caller's setting survives a run.
+    """
+    if dev.type != "cuda" or precision != "tf32":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 def run_experiment(cfg: ExperimentConfig) -> dict:
     """Train AlexNet with SGD and with LARS from one initialization; return the record.
 
@@ -491,43 +509,45 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     cfg.validate()
     t_start = time.perf_counter()
     dev = torch.device(cfg.device)
-    if dev.type == "cuda" and cfg.precision == "tf32":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    prov = _provenance(cfg, dev)
-    _log(f"AlexNet large batch on {prov['device_name']}: batch {cfg.batch_size}, "
-         f"{cfg.steps} steps per optimizer, seed {cfg.seed}")
-    xt, yt, xe, ye = _data(cfg, dev)
-    _log(f"data: {cfg.data} ({len(xt)} training images, {len(xe)} held out)")
-    init = AlexNet(num_classes=cfg.num_classes, seed=cfg.seed).to(dev)
-    table_before = _table(init, xe, ye, cfg.seed)
-    peak = cfg.peak_tflops if cfg.peak_tflops is not None else (
-        peak_tflops(prov["device_name"], cfg.precision) if dev.type == "cuda" else None)
-    flops = alexnet_flops_per_image(cfg.num_classes, training=True)
-    runs = {}
-    for label in ("sgd", "lars"):
-        model = copy.deepcopy(init)
-        if label == "sgd":
-            opt = torch.optim.SGD(model.parameters(), lr=cfg.lr_sgd, momentum=cfg.momentum,
-                                  weight_decay=cfg.weight_decay)
-        else:
-            groups = layerwise_param_groups(model, cfg.weight_decay,
-                                            exclude_bias_and_norm=cfg.exclude_bias)
-            opt = LARS(groups, lr=cfg.lr_lars,
-                       momentum=cfg.momentum, trust_coefficient=cfg.trust_coefficient)
-        rec = _train(label, model, opt, cfg, xt, yt, dev)
-        rec["mfu"] = None if peak is None else flops * rec["images_per_second"] / (peak * 1e12)
-        rec["eval_accuracy"] = _accuracy(model, xe, ye)
-        rec["table_after"] = _table(model, xe, ye, cfg.seed)
-        _log(f"[{label}] done: final loss {rec['loss'][-1]:.4f}, held-out accuracy "
-             f"{rec['eval_accuracy']:.3f}, {rec['images_per_second']:.1f} images/s"
-             + ("" if rec["mfu"] is None else f", MFU {100 * rec['mfu']:.1f}%"))
-        runs[label] = rec
-        del model, opt
-    prov["wall_time_s"] = time.perf_counter() - t_start
-    return {"experiment": "alexnet_large_batch", "config": asdict(cfg), "provenance": prov,
-            "flops_per_image": flops, "peak_tflops": peak, "table_before": table_before,
-            "runs": runs}
+    with _matmul_precision(dev, cfg.precision):
+        prov = _provenance(cfg, dev)
+        _log(f"AlexNet large batch on {prov['device_name']}: batch {cfg.batch_size}, "
+             f"{cfg.steps} steps per optimizer, seed {cfg.seed}")
+        xt, yt, xe, ye = _data(cfg, dev)
+        _log(f"data: {cfg.data} ({len(xt)} training images, {len(xe)} held out)")
+        init = AlexNet(num_classes=cfg.num_classes, seed=cfg.seed).to(dev)
+        table_before = _table(init, xe, ye, cfg.seed)
+        peak = cfg.peak_tflops if cfg.peak_tflops is not None else (
+            peak_tflops(prov["device_name"], cfg.precision) if dev.type == "cuda" else None)
+        flops = alexnet_flops_per_image(cfg.num_classes, training=True)
+        runs = {}
+        for label in ("sgd", "lars"):
+            model = copy.deepcopy(init)
+            if label == "sgd":
+                opt = torch.optim.SGD(model.parameters(), lr=cfg.lr_sgd, momentum=cfg.momentum,
+                                      weight_decay=cfg.weight_decay)
+            else:
+                groups = layerwise_param_groups(model, cfg.weight_decay,
+                                                exclude_bias_and_norm=cfg.exclude_bias)
+                opt = LARS(groups, lr=cfg.lr_lars,
+                           momentum=cfg.momentum, trust_coefficient=cfg.trust_coefficient)
+            # dropout draws from torch's global generator: seed it (the same masks for both
+            # optimizers) inside fork_rng, which restores the caller's generator state after
+            with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+                torch.manual_seed(cfg.seed + 2)
+                rec = _train(label, model, opt, cfg, xt, yt, dev)
+            rec["mfu"] = None if peak is None else flops * rec["images_per_second"] / (peak * 1e12)
+            rec["eval_accuracy"] = _accuracy(model, xe, ye)
+            rec["table_after"] = _table(model, xe, ye, cfg.seed)
+            _log(f"[{label}] done: final loss {rec['loss'][-1]:.4f}, held-out accuracy "
+                 f"{rec['eval_accuracy']:.3f}, {rec['images_per_second']:.1f} images/s"
+                 + ("" if rec["mfu"] is None else f", MFU {100 * rec['mfu']:.1f}%"))
+            runs[label] = rec
+            del model, opt
+        prov["wall_time_s"] = time.perf_counter() - t_start
+        return {"experiment": "alexnet_large_batch", "config": asdict(cfg), "provenance": prov,
+                "flops_per_image": flops, "peak_tflops": peak, "table_before": table_before,
+                "runs": runs}
 
 
 def write_result(record: dict, results_dir, name: str) -> Path:

@@ -193,3 +193,31 @@ def test_source_revision_ignores_a_repository_that_only_surrounds_the_package(tm
     assert exp.source_revision() == (commit, False)   # pip's record of a git install
     fake_install(pkg, {"url": "file:///somewhere", "dir_info": {}})
     assert exp.source_revision() == (None, None)
+
+
+def test_a_run_is_reproducible_and_leaves_the_global_generator_alone():
+    """Dropout is seeded by the run (it drew from the unseeded global generator, so two runs
+    of the book's CPU cell gave different losses); the caller's generator state survives."""
+    cfg = dict(device="cpu", batch_size=2, steps=2, train_images=2, eval_images=2, seed=0, log_every=1)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = exp.run_experiment(ExperimentConfig(**cfg))
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(456)
+    second = exp.run_experiment(ExperimentConfig(**cfg))
+    for label in ("sgd", "lars"):
+        assert first["runs"][label]["loss"] == second["runs"][label]["loss"]
+
+
+def test_tf32_flags_are_restored_after_the_block():
+    cuda = torch.device("cuda")
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        with exp._matmul_precision(cuda, "tf32"):
+            assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        with exp._matmul_precision(cuda, "fp32"):
+            assert not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
