@@ -26,6 +26,7 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
+from ..validation import check_int
 
 __all__ = ["AlexNet", "LAYERS", "IMAGE_SIZE", "caffe_init_", "caffe_name",
            "caffe_expected_norms", "alexnet_flops_per_image"]
@@ -41,12 +42,6 @@ LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 _CAFFE_INIT = {name: (0.01, 0.01) for name in LAYERS}
 _CAFFE_INIT["fc6"] = (0.005, 0.1)
 _CAFFE_INIT["fc7"] = (0.005, 0.1)
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class AlexNet(nn.Module):
@@ -80,7 +75,7 @@ class AlexNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, seed: int | None = 0, dropout: float = 0.5):
         super().__init__()
-        num_classes = _check_int(num_classes, "num_classes", 2)
+        num_classes = check_int("num_classes", num_classes, 2)
         if not (0.0 <= float(dropout) < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.num_classes = num_classes
@@ -133,7 +128,7 @@ def caffe_init_(model: AlexNet, seed: int) -> AlexNet:
     >>> round(float(m.fc6.bias.detach()[0]), 6)
     0.1
     """
-    seed = _check_int(seed, "seed", 0)
+    seed = check_int("seed", seed, 0)
     if not isinstance(model, AlexNet):
         raise ValueError(f"model must be an AlexNet, got {type(model).__name__}")
     gen = torch.Generator().manual_seed(seed)
@@ -185,7 +180,7 @@ def caffe_expected_norms(num_classes: int = 1000) -> dict[str, float]:
     >>> round(caffe_expected_norms()["fc8.0"], 2)
     20.24
     """
-    num_classes = _check_int(num_classes, "num_classes", 2)
+    num_classes = check_int("num_classes", num_classes, 2)
     shapes = {  # (weight entries, bias entries) of the grouped network
         "conv1": (96 * 3 * 11 * 11, 96),
         "conv2": (256 * 48 * 5 * 5, 256),
@@ -230,7 +225,7 @@ def alexnet_flops_per_image(num_classes: int = 1000, training: bool = True) -> f
     >>> round(alexnet_flops_per_image(training=False) / 1e9, 3)
     1.449
     """
-    num_classes = _check_int(num_classes, "num_classes", 2)
+    num_classes = check_int("num_classes", num_classes, 2)
     macs = (
         55 * 55 * 96 * (3 * 11 * 11)        # conv1
         + 27 * 27 * 256 * (48 * 5 * 5)      # conv2, groups 2

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ..validation import check_int
 
 __all__ = ["synthetic_images", "ImageFolder", "write_image_folder", "IMAGENET_MEAN",
            "IMAGENET_STD", "IMAGE_EXTENSIONS"]
@@ -34,12 +35,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: File name endings that :class:`ImageFolder` reads.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _class_recipes(num_classes: int, class_seed: int) -> dict[str, torch.Tensor]:
@@ -94,11 +89,11 @@ def synthetic_images(n: int, *, num_classes: int = 1000, image_size: int = 227, 
     >>> tuple(x.shape), y.dtype
     ((4, 3, 32, 32), torch.int64)
     """
-    n = _check_int(n, "n", 1)
-    num_classes = _check_int(num_classes, "num_classes", 2)
-    image_size = _check_int(image_size, "image_size", 8)
-    seed = _check_int(seed, "seed", 0)
-    class_seed = _check_int(class_seed, "class_seed", 0)
+    n = check_int("n", n, 1)
+    num_classes = check_int("num_classes", num_classes, 2)
+    image_size = check_int("image_size", image_size, 8)
+    seed = check_int("seed", seed, 0)
+    class_seed = check_int("class_seed", class_seed, 0)
     if not (math.isfinite(float(noise)) and float(noise) >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
     device = torch.device(device)
@@ -162,7 +157,7 @@ class ImageFolder:
 
     def __init__(self, root, image_size: int = 227):
         self.root = Path(root)
-        self.image_size = _check_int(image_size, "image_size", 8)
+        self.image_size = check_int("image_size", image_size, 8)
         if not self.root.is_dir():
             raise ValueError(f"root must be an existing directory, got {str(root)!r}")
         self.classes = sorted(d.name for d in self.root.iterdir() if d.is_dir())
@@ -210,8 +205,8 @@ class ImageFolder:
 
     def random_batch(self, batch_size: int, seed: int = 0):
         """A batch drawn without replacement (with replacement past ``len(self)``), seeded."""
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        seed = _check_int(seed, "seed", 0)
+        batch_size = check_int("batch_size", batch_size, 1)
+        seed = check_int("seed", seed, 0)
         g = torch.Generator().manual_seed(seed)
         if batch_size <= len(self):
             idx = torch.randperm(len(self), generator=g)[:batch_size]
@@ -242,8 +237,8 @@ def write_image_folder(root, *, num_classes: int = 3, per_class: int = 2, image_
     """
     from PIL import Image
 
-    num_classes = _check_int(num_classes, "num_classes", 2)
-    per_class = _check_int(per_class, "per_class", 1)
+    num_classes = check_int("num_classes", num_classes, 2)
+    per_class = check_int("per_class", per_class, 1)
     labels = [c for c in range(num_classes) for _ in range(per_class)]
     x, y = synthetic_images(len(labels), num_classes=num_classes, image_size=image_size,
                             seed=seed, labels=labels)

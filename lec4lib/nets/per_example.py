@@ -24,23 +24,18 @@ from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
 from ..theory.measure import loglog_slope
+from ..validation import check_int
 
 __all__ = ["per_sample_gradients", "gradient_variance_vs_batch_size",
            "flops_per_step", "throughput_vs_batch_size", "saturation_batch_size",
            "saved_activation_bytes", "memory_per_sample"]
 
 
-def _check_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _check_batch_sizes(batch_sizes, high: int | None = None) -> list[int]:
     bs = list(batch_sizes)
     if not bs:
         raise ValueError("batch_sizes must be a non-empty list of integers >= 1")
-    out = [_check_int(b, "batch_sizes entries") for b in bs]
+    out = [check_int("batch_sizes entries", b) for b in bs]
     if high is not None and max(out) > high:
         raise ValueError(f"batch_sizes entries must be <= {high} (the number of examples), got {max(out)}")
     return out
@@ -137,7 +132,7 @@ def gradient_variance_vs_batch_size(per_sample_grads, batch_sizes, *, n_draws: i
         raise ValueError(f"per_sample_grads must have shape (N, d) with N >= 2, got {tuple(G.shape)}")
     N = G.shape[0]
     bs = _check_batch_sizes(batch_sizes, None if replace else N)
-    n_draws = _check_int(n_draws, "n_draws", 2)
+    n_draws = check_int("n_draws", n_draws, 2)
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     g = G.double().mean(0)
@@ -195,9 +190,9 @@ def flops_per_step(model: nn.Module, input_shape, batch_size: int, num_classes: 
     from torch.utils.flop_counter import FlopCounterMode
 
     shape = _check_input_shape(input_shape)
-    b = _check_int(batch_size, "batch_size")
+    b = check_int("batch_size", batch_size)
     x = torch.zeros((b, *shape))
-    y = torch.zeros(b, dtype=torch.int64) % _check_int(num_classes, "num_classes", 2)
+    y = torch.zeros(b, dtype=torch.int64) % check_int("num_classes", num_classes, 2)
     counter = FlopCounterMode(display=False)
     with counter:
         _train_step(model, x, y)
@@ -238,17 +233,17 @@ def throughput_vs_batch_size(model: nn.Module, input_shape, batch_sizes, *, repe
     """
     shape = _check_input_shape(input_shape)
     bs = _check_batch_sizes(batch_sizes)
-    repeats = _check_int(repeats, "repeats")
+    repeats = check_int("repeats", repeats)
     if not (isinstance(min_time, (int, float)) and min_time >= 0):
         raise ValueError(f"min_time must be a number >= 0, got {min_time!r}")
     device = torch.device(device)
     model = model.to(device)
-    gen = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     per_step = []
     for b in bs:
         x = torch.randn((b, *shape), generator=gen).to(device)
-        y = torch.randint(_check_int(num_classes, "num_classes", 2), (b,), generator=gen).to(device)
+        y = torch.randint(check_int("num_classes", num_classes, 2), (b,), generator=gen).to(device)
         _train_step(model, x, y)
         sync()
         best = float("inf")
@@ -311,7 +306,7 @@ def saved_activation_bytes(model: nn.Module, input_shape, batch_size: int, num_c
     True
     """
     shape = _check_input_shape(input_shape)
-    b = _check_int(batch_size, "batch_size")
+    b = check_int("batch_size", batch_size)
     seen: dict[tuple, int] = {}
 
     def pack(t):
@@ -320,7 +315,7 @@ def saved_activation_bytes(model: nn.Module, input_shape, batch_size: int, num_c
         return t
 
     x = torch.zeros((b, *shape), requires_grad=False)
-    y = torch.zeros(b, dtype=torch.int64) % _check_int(num_classes, "num_classes", 2)
+    y = torch.zeros(b, dtype=torch.int64) % check_int("num_classes", num_classes, 2)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss = F.cross_entropy(model(x), y)
     del loss

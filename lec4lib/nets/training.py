@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from ..validation import check_int
 
 __all__ = ["load_digits_tensors", "SmallCNN", "TrainHistory", "train", "evaluate", "torch_threads"]
 
@@ -54,12 +55,6 @@ def torch_threads(n: int = 1):
         torch.set_num_threads(before)
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 def load_digits_tensors(seed: int = 0, test_size: float = 0.25, dtype=torch.float32):
     """Load scikit-learn's digits as standardized image tensors with a seeded split.
 
@@ -89,7 +84,7 @@ def load_digits_tensors(seed: int = 0, test_size: float = 0.25, dtype=torch.floa
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    seed = _check_seed(seed)
+    seed = check_int("seed", seed, 0)
     if not (isinstance(test_size, (int, float)) and 0.0 < float(test_size) < 1.0):
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
@@ -139,7 +134,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, seed: int = 0, channels=(8, 16), hidden: int = 32, num_classes: int = 10):
         super().__init__()
-        seed = _check_seed(seed)
+        seed = check_int("seed", seed, 0)
         if len(channels) != 2 or any(int(c) != c or c < 1 for c in channels):
             raise ValueError(f"channels must be two integers >= 1, got {channels!r}")
         if int(hidden) != hidden or hidden < 1:
@@ -302,7 +297,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    seed = _check_seed(seed)
+    seed = check_int("seed", seed, 0)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     n, b = len(x), min(int(batch_size), len(x))

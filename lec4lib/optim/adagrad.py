@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import _check_eps
 from .optimizer import Optimizer
+from ..validation import check_number
 
 __all__ = ["Adagrad"]
 
@@ -32,7 +32,7 @@ class Adagrad(Optimizer):
     name = "Adagrad"
 
     def __init__(self, lr, eps: float = 1e-10):
-        self.eps = _check_eps("eps", eps)
+        self.eps = check_number(eps, "eps", 0.0, low_open=True)
         super().__init__(lr)
 
     def _init_state(self, w):

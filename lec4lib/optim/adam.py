@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import _check_beta, _check_eps
 from .optimizer import Optimizer
+from ..validation import check_bool, check_number
 
 __all__ = ["Adam"]
 
@@ -40,12 +40,10 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  bias_correction: bool = True):
-        self.beta1 = _check_beta("beta1", beta1)
-        self.beta2 = _check_beta("beta2", beta2)
-        self.eps = _check_eps("eps", eps)
-        if not isinstance(bias_correction, (bool, np.bool_)):
-            raise ValueError(f"bias_correction must be True or False, got {bias_correction!r}")
-        self.bias_correction = bool(bias_correction)
+        self.beta1 = check_number(beta1, "beta1", 0.0, 1.0)
+        self.beta2 = check_number(beta2, "beta2", 0.0, 1.0)
+        self.eps = check_number(eps, "eps", 0.0, low_open=True)
+        self.bias_correction = check_bool("bias_correction", bias_correction)
         super().__init__(lr)
 
     def _init_state(self, w):

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-
 from typing import Callable
 
 import numpy as np
 
+from ..validation import check_int
 from . import make_optimizer
 from .optimizer import Optimizer
-from .schedules import as_schedule
+from .sgd import SGD
 
-__all__ = ["History", "OptimResult", "sgd", "gd", "SAMPLING", "run", "tuned_final_losses"]
+__all__ = ["History", "OptimResult", "minibatch", "sgd", "gd", "SAMPLING", "run", "tuned_final_losses"]
 
 SAMPLING = ("shuffle", "subset", "replace")
 
@@ -101,7 +101,7 @@ class _Recorder:
 
 
 def _check_common(objective, w0):
-    for attr in ("n_samples", "n_features", "loss", "grad"):
+    for attr in ("n_samples", "n_features", "loss", "grad", "minibatch_grad"):
         if not hasattr(objective, attr):
             raise ValueError(f"objective must provide {attr} (e.g. lec4lib.problems.objectives.LogisticRegression)")
     d = objective.n_features
@@ -115,33 +115,37 @@ def _steps_from(n_steps, epochs, steps_per_epoch):
     if (n_steps is None) == (epochs is None):
         raise ValueError("give exactly one of n_steps and epochs")
     if n_steps is not None:
-        if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
-            raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
-        return int(n_steps)
+        return check_int("n_steps", n_steps, 0)
     epochs = float(epochs)
     if not (np.isfinite(epochs) and epochs >= 0):
         raise ValueError(f"epochs must be a finite number >= 0, got {epochs}")
     return int(round(epochs * steps_per_epoch))
 
 
-def sgd(objective, w0=None, *, lr, batch_size: int = 1, n_steps: int | None = None,
-        epochs: float | None = None, sampling: str = "shuffle", seed: int = 0, w_star=None,
-        record_every: int | None = None, target_loss: float | None = None,
-        average_from: int | None = None) -> OptimResult:
-    """Minibatch stochastic gradient descent.
+def minibatch(objective, optimizer: Optimizer, w0=None, *, batch_size: int | None = 1,
+              n_steps: int | None = None, epochs: float | None = None, sampling: str = "shuffle",
+              seed: int = 0, w_star=None, record_every: int | None = None,
+              target_loss: float | None = None, average_from: int | None = None) -> OptimResult:
+    """Run any numpy optimizer on minibatch gradients of a finite sum: the one training loop.
+
+    For ``t = 0, 1, …`` it draws a batch ``B`` (module docstring) and calls
+    ``optimizer.step(w, g)`` with ``g(u) = (1/|B|) Σ_{n∈B} ∇f_n(u)``; with
+    ``batch_size=None`` every step uses the full gradient ``∇f`` instead (each step is then
+    one epoch). The optimizer is reset first; ``w`` is a copy of ``w0``, updated in place.
 
     Parameters
     ----------
     objective : lec4lib.problems.objectives.LogisticRegression or LeastSquares
-        A finite sum with ``minibatch_grad``.
+        A finite sum with ``loss``, ``grad`` and ``minibatch_grad``.
+    optimizer : lec4lib.optim.optimizer.Optimizer
+        Any numpy optimizer of :mod:`lec4lib.optim` (its step size may be a schedule).
     w0 : array_like, shape (d,), optional
         Start; zeros when omitted.
-    lr : float or lec4lib.optim.schedules.Schedule
-        Step size ``> 0`` or a schedule ``η_t``.
-    batch_size : int, default 1
-        ``|B|`` in ``1..N``.
+    batch_size : int or None, default 1
+        ``|B|`` in ``1..N``; ``None`` for full-batch steps.
     n_steps, epochs : int or float
-        Length of the run; give exactly one (``epochs`` counts ``N/|B|`` steps each, rounded up per epoch).
+        Length of the run; give exactly one (``epochs`` counts ``N/|B|`` steps each, rounded
+        up per epoch).
     sampling : {"shuffle", "subset", "replace"}
         How batches are drawn (module docstring).
     seed : int
@@ -158,6 +162,96 @@ def sgd(objective, w0=None, *, lr, batch_size: int = 1, n_steps: int | None = No
     Returns
     -------
     OptimResult
+        The run stops early at the first record whose loss is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lec4lib.optim.momentum import HeavyBall
+    >>> from lec4lib.problems.objectives import LeastSquares
+    >>> obj = LeastSquares(np.eye(4), np.ones(4))
+    >>> res = minibatch(obj, HeavyBall(lr=0.5, beta=0.5), batch_size=2, n_steps=200)
+    >>> bool(np.allclose(res.w, obj.solve()))
+    True
+    """
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"optimizer must be a lec4lib Optimizer, got {type(optimizer).__name__}")
+    w = _check_common(objective, w0)
+    N = objective.n_samples
+    full = batch_size is None
+    if not full:
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or not (1 <= batch_size <= N):
+            raise ValueError(f"batch_size must be an integer in 1..N = 1..{N}, got {batch_size!r}")
+        b = int(batch_size)
+    if sampling not in SAMPLING:
+        raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
+    per_epoch = 1 if full else -(-N // b)
+    T = _steps_from(n_steps, epochs, per_epoch)
+    if record_every is None:
+        record_every = max(1, T // 50)
+    record_every = check_int("record_every", record_every, 1)
+    if average_from is not None and not (0 <= int(average_from) <= T):
+        raise ValueError(f"average_from must lie in 0..n_steps = 0..{T}, got {average_from}")
+
+    optimizer.reset()
+    rng = np.random.default_rng(seed)
+    rec = _Recorder(objective, w_star)
+    rec(0, 0.0, w, 0.0, np.nan)
+    elapsed, used = 0.0, 0
+    perm, pos = None, N
+    w_sum, n_avg = (np.zeros_like(w), 0)
+    t = 0
+    idx = None
+    grad = (lambda u: objective.grad(u)) if full else (
+        lambda u: objective.minibatch_grad(u, idx, check=False))
+    while t < T:
+        chunk_end = min(T, (t // record_every + 1) * record_every)
+        t_start = time.perf_counter()
+        while t < chunk_end:
+            if full:
+                used += N
+            else:
+                if sampling == "shuffle":
+                    if pos >= N:
+                        perm, pos = rng.permutation(N), 0
+                    idx = perm[pos:pos + b]
+                    pos += b
+                elif sampling == "subset":
+                    idx = rng.choice(N, size=b, replace=False)
+                else:
+                    idx = rng.integers(0, N, size=b)
+                used += idx.size
+            optimizer.step(w, grad)
+            t += 1
+            if average_from is not None and t >= average_from:
+                w_sum += w
+                n_avg += 1
+        elapsed += time.perf_counter() - t_start
+        loss = rec(t, used / N, w, elapsed, optimizer.lr_at(t - 1))
+        if not np.isfinite(loss):
+            break
+        if target_loss is not None and loss <= target_loss:
+            break
+    w_avg = None if average_from is None else (w_sum / max(n_avg, 1))
+    return OptimResult(w=w, history=rec.history(), n_steps=t, w_avg=w_avg)
+
+
+def sgd(objective, w0=None, *, lr, batch_size: int = 1, n_steps: int | None = None,
+        epochs: float | None = None, sampling: str = "shuffle", seed: int = 0, w_star=None,
+        record_every: int | None = None, target_loss: float | None = None,
+        average_from: int | None = None) -> OptimResult:
+    """Minibatch stochastic gradient descent: :func:`minibatch` with :class:`~lec4lib.optim.sgd.SGD`.
+
+    Parameters
+    ----------
+    lr : float or callable
+        Step size ``> 0`` or a schedule ``η(t)`` (any callable; :mod:`lec4lib.optim.schedules`).
+    objective, w0, batch_size, n_steps, epochs, sampling, seed, w_star, record_every, target_loss, average_from
+        As for :func:`minibatch`.
+
+    Returns
+    -------
+    OptimResult
 
     Examples
     --------
@@ -168,76 +262,24 @@ def sgd(objective, w0=None, *, lr, batch_size: int = 1, n_steps: int | None = No
     >>> bool(np.allclose(res.w, obj.solve()))
     True
     """
-    w = _check_common(objective, w0)
-    schedule = as_schedule(lr)
-    N = objective.n_samples
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size or not (1 <= batch_size <= N):
-        raise ValueError(f"batch_size must be an integer in 1..N = 1..{N}, got {batch_size!r}")
-    b = int(batch_size)
-    if sampling not in SAMPLING:
-        raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
-    per_epoch = -(-N // b)
-    T = _steps_from(n_steps, epochs, per_epoch)
-    if record_every is None:
-        record_every = max(1, T // 50)
-    if isinstance(record_every, bool) or int(record_every) != record_every or record_every < 1:
-        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
-    if average_from is not None and not (0 <= int(average_from) <= T):
-        raise ValueError(f"average_from must lie in 0..n_steps = 0..{T}, got {average_from}")
-
-    rng = np.random.default_rng(seed)
-    rec = _Recorder(objective, w_star)
-    grad_b = getattr(objective, "_minibatch_grad_fast", None) or objective.minibatch_grad
-    rec(0, 0.0, w, 0.0, np.nan)
-    elapsed, used = 0.0, 0
-    perm, pos = None, N
-    w_sum, n_avg = (np.zeros_like(w), 0)
-    t = 0
-    while t < T:
-        chunk_end = min(T, (t // record_every + 1) * record_every)
-        t_start = time.perf_counter()
-        while t < chunk_end:
-            if sampling == "shuffle":
-                if pos >= N:
-                    perm, pos = rng.permutation(N), 0
-                idx = perm[pos:pos + b]
-                pos += b
-            elif sampling == "subset":
-                idx = rng.choice(N, size=b, replace=False)
-            else:
-                idx = rng.integers(0, N, size=b)
-            eta = schedule(t)
-            w = w - eta * grad_b(w, idx)
-            used += idx.size
-            t += 1
-            if average_from is not None and t >= average_from:
-                w_sum += w
-                n_avg += 1
-        elapsed += time.perf_counter() - t_start
-        loss = rec(t, used / N, w, elapsed, eta)
-        if not np.isfinite(loss):
-            break
-        if target_loss is not None and loss <= target_loss:
-            break
-    w_avg = None if average_from is None else (w_sum / max(n_avg, 1))
-    return OptimResult(w=w, history=rec.history(), n_steps=t, w_avg=w_avg)
+    return minibatch(objective, SGD(lr), w0, batch_size=batch_size, n_steps=n_steps,
+                     epochs=epochs, sampling=sampling, seed=seed, w_star=w_star,
+                     record_every=record_every, target_loss=target_loss,
+                     average_from=average_from)
 
 
 def gd(objective, w0=None, *, lr, n_steps: int, w_star=None, record_every: int = 1,
        target_loss: float | None = None) -> OptimResult:
-    """Full-batch gradient descent ``w ← w − η_t ∇f(w)`` with the same history as :func:`sgd`.
+    """Full-batch gradient descent ``w ← w − η_t ∇f(w)``: :func:`minibatch` with ``batch_size=None``.
 
     Parameters
     ----------
-    objective : lec4lib.problems.objectives.LogisticRegression or LeastSquares
-    w0 : array_like, shape (d,), optional
-    lr : float or lec4lib.optim.schedules.Schedule
+    lr : float or callable
+        Step size ``> 0`` or a schedule ``η(t)``.
     n_steps : int
         Number of updates (each is one epoch: it touches all N samples).
-    w_star : array_like, optional
-    record_every : int, default 1
-    target_loss : float, optional
-        Stop at the first record where ``f(w) <= target_loss``.
+    objective, w0, w_star, record_every, target_loss
+        As for :func:`minibatch`.
 
     Returns
     -------
@@ -251,26 +293,8 @@ def gd(objective, w0=None, *, lr, n_steps: int, w_star=None, record_every: int =
     >>> bool(np.allclose(res.w, 1.0))
     True
     """
-    w = _check_common(objective, w0)
-    schedule = as_schedule(lr)
-    T = _steps_from(n_steps, None, 1)
-    if isinstance(record_every, bool) or int(record_every) != record_every or record_every < 1:
-        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
-    rec = _Recorder(objective, w_star)
-    rec(0, 0.0, w, 0.0, np.nan)
-    elapsed, t = 0.0, 0
-    while t < T:
-        chunk_end = min(T, (t // record_every + 1) * record_every)
-        t_start = time.perf_counter()
-        while t < chunk_end:
-            eta = schedule(t)
-            w = w - eta * objective.grad(w)
-            t += 1
-        elapsed += time.perf_counter() - t_start
-        loss = rec(t, float(t), w, elapsed, eta)
-        if not np.isfinite(loss) or (target_loss is not None and loss <= target_loss):
-            break
-    return OptimResult(w=w, history=rec.history(), n_steps=t)
+    return minibatch(objective, SGD(lr), w0, batch_size=None, n_steps=n_steps, w_star=w_star,
+                     record_every=record_every, target_loss=target_loss)
 
 
 def run(optimizer: Optimizer, grad_fn: Callable[[np.ndarray], np.ndarray], w0,
@@ -321,24 +345,6 @@ def run(optimizer: Optimizer, grad_fn: Callable[[np.ndarray], np.ndarray], w0,
     return out
 
 
-def _sgd_run(objective, optimizer, batch_size, epochs, seed, w0=None):
-    """Minibatch run (fresh permutation each epoch); returns the loss after every epoch."""
-    rng = np.random.default_rng(seed)
-    N = objective.n_samples
-    w = np.zeros(objective.n_features) if w0 is None else np.array(w0, dtype=float)
-    optimizer.reset()
-    losses = [objective.loss(w)]
-    for _ in range(int(epochs)):
-        perm = rng.permutation(N)
-        for s in range(0, N, batch_size):
-            idx = perm[s:s + batch_size]
-            optimizer.step(w, lambda u: objective._minibatch_grad_fast(u, idx))
-            if not np.all(np.isfinite(w)):
-                return np.array(losses + [np.inf] * (int(epochs) + 1 - len(losses)))
-        losses.append(objective.loss(w))
-    return np.array(losses)
-
-
 def tuned_final_losses(objective, name: str, lrs, batch_size: int, epochs: int, seeds,
                        **hyper) -> tuple[float, np.ndarray]:
     """Tune the step size of one optimizer on a grid; return the best step and its curves.
@@ -353,8 +359,8 @@ def tuned_final_losses(objective, name: str, lrs, batch_size: int, epochs: int, 
     """
     best = None
     for lr in lrs:
-        curves = np.array([_sgd_run(objective, make_optimizer(name, lr=lr, **hyper),
-                                    batch_size, epochs, s) for s in seeds])
+        curves = np.array([_epoch_losses(objective, make_optimizer(name, lr=lr, **hyper),
+                                         batch_size, epochs, s) for s in seeds])
         score = float(np.mean(curves[:, -1]))
         if not np.isfinite(score):
             continue
@@ -363,3 +369,17 @@ def tuned_final_losses(objective, name: str, lrs, batch_size: int, epochs: int, 
     if best is None:
         raise ValueError(f"every step size in {list(lrs)} diverged for {name}")
     return best[1], best[2]
+
+
+def _epoch_losses(objective, optimizer, batch_size: int, epochs: int, seed: int) -> np.ndarray:
+    """The loss at ``w = 0`` and after every epoch of :func:`minibatch`; ``inf`` from divergence on."""
+    epochs = check_int("epochs", epochs, 1)
+    per_epoch = -(-objective.n_samples // batch_size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = minibatch(objective, optimizer, batch_size=batch_size, epochs=epochs, seed=seed,
+                         record_every=per_epoch).history.loss
+    out = np.full(epochs + 1, np.inf)
+    finite = np.isfinite(loss)
+    n_ok = len(loss) if finite.all() else int(np.argmin(finite))
+    out[:n_ok] = loss[:n_ok]
+    return out

@@ -30,8 +30,8 @@ import math
 
 import torch
 
-from .layerwise import (_buckets, _check_flags, _check_lr, _check_number, _zero_norm_guard,
-                        LayerwiseOptimizer)
+from ..validation import check_number
+from .layerwise import LayerwiseOptimizer, _buckets, _check_flags, _check_lr, _zero_norm_guard
 
 __all__ = ["LAMB"]
 
@@ -88,10 +88,10 @@ class LAMB(LayerwiseOptimizer):
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Invalid betas: {betas!r} (must be a pair (beta1, beta2))")
-        _check_number(betas[0], "beta1", 0.0, 1.0)
-        _check_number(betas[1], "beta2", 0.0, 1.0)
-        _check_number(group["eps"], "eps", 0.0)
-        _check_number(group["weight_decay"], "weight_decay", 0.0)
+        check_number(betas[0], "beta1", 0.0, 1.0)
+        check_number(betas[1], "beta2", 0.0, 1.0)
+        check_number(group["eps"], "eps", 0.0)
+        check_number(group["weight_decay"], "weight_decay", 0.0)
         _check_flags(group, ("bias_correction", "trust_clip", "adapt"))
 
     def _step_group(self, group: dict) -> None:

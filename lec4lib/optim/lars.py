@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import torch
 
-from .layerwise import (_buckets, _check_flags, _check_lr, _check_number, _zero_norm_guard,
-                        LayerwiseOptimizer)
+from ..validation import check_number
+from .layerwise import LayerwiseOptimizer, _buckets, _check_flags, _check_lr, _zero_norm_guard
 
 __all__ = ["LARS"]
 
@@ -96,11 +96,11 @@ class LARS(LayerwiseOptimizer):
     @staticmethod
     def _validate(group: dict) -> None:
         _check_lr(group)
-        _check_number(group["momentum"], "momentum", 0.0, 1.0)
-        _check_number(group["dampening"], "dampening", 0.0, 1.0, high_open=False)
-        _check_number(group["weight_decay"], "weight_decay", 0.0)
-        _check_number(group["trust_coefficient"], "trust_coefficient", 0.0, low_open=True)
-        _check_number(group["eps"], "eps", 0.0)
+        check_number(group["momentum"], "momentum", 0.0, 1.0)
+        check_number(group["dampening"], "dampening", 0.0, 1.0, high_open=False)
+        check_number(group["weight_decay"], "weight_decay", 0.0)
+        check_number(group["trust_coefficient"], "trust_coefficient", 0.0, low_open=True)
+        check_number(group["eps"], "eps", 0.0)
         _check_flags(group, ("nesterov", "trust_clip", "adapt"))
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Invalid nesterov: Nesterov momentum requires momentum > 0 "

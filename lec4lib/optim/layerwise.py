@@ -10,40 +10,24 @@ ratio that falls back to 1 where a norm is zero.
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch.optim import Optimizer
+from ..validation import check_bool, check_lr
 
 __all__ = ["LayerwiseOptimizer"]
-
-
-def _check_number(value, name: str, low: float, high: float = math.inf, *,
-                  low_open: bool = False, high_open: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: {value!r} (must be a number)") from None
-    ok_low = v > low if low_open else v >= low
-    ok_high = v < high if high_open else v <= high
-    if not (math.isfinite(v) and ok_low and ok_high):
-        lb = "(" if low_open else "["
-        hb = ")" if high_open else "]"
-        raise ValueError(f"Invalid {name}: {value!r} (must be in {lb}{low}, {high}{hb})")
-    return v
 
 
 def _check_lr(group: dict) -> None:
     if isinstance(group["lr"], torch.Tensor):
         raise ValueError("Invalid learning rate: a Tensor lr is not supported (use a float)")
-    _check_number(group["lr"], "learning rate", 0.0)
+    check_lr(group["lr"], schedule=False)
 
 
 def _check_flags(group: dict, keys) -> None:
     """``keys`` must be bools and ``foreach`` one of None, True, False."""
     for key in keys:
-        if not isinstance(group[key], bool):
-            raise ValueError(f"Invalid {key}: {group[key]!r} (must be True or False)")
+        check_bool(key, group[key])
     if group["foreach"] not in (None, True, False):
         raise ValueError(f"Invalid foreach: {group['foreach']!r} (must be None, True or False)")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import _check_beta
 from .optimizer import Optimizer
+from ..validation import check_number
 
 __all__ = ["MomentumEMA", "HeavyBall"]
 
@@ -38,7 +38,7 @@ class MomentumEMA(Optimizer):
     name = "Momentum (EMA)"
 
     def __init__(self, lr, beta: float = 0.9):
-        self.beta = _check_beta("beta", beta)
+        self.beta = check_number(beta, "beta", 0.0, 1.0)
         super().__init__(lr)
 
     def _init_state(self, w):
@@ -75,7 +75,7 @@ class HeavyBall(Optimizer):
     name = "Heavy ball"
 
     def __init__(self, lr, beta: float = 0.9):
-        self.beta = _check_beta("beta", beta)
+        self.beta = check_number(beta, "beta", 0.0, 1.0)
         super().__init__(lr)
 
     def _init_state(self, w):

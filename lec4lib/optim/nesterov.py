@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import _check_beta
 from .optimizer import Optimizer
+from ..validation import check_number
 
 __all__ = ["Nesterov"]
 
@@ -33,7 +33,7 @@ class Nesterov(Optimizer):
     name = "Nesterov"
 
     def __init__(self, lr, beta: float = 0.9):
-        self.beta = _check_beta("beta", beta)
+        self.beta = check_number(beta, "beta", 0.0, 1.0)
         super().__init__(lr)
 
     def _init_state(self, w):

@@ -5,12 +5,12 @@ See :mod:`lec4lib.optim` for the interface; one family per module, as in ``torch
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
+from ..validation import check_lr
+from .schedules import as_schedule
 
-from ..validation import _check_lr
 
 __all__ = ["Optimizer"]
 
@@ -29,7 +29,7 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, lr):
-        self.lr = _check_lr(lr)
+        self.lr = check_lr(lr)
         self.reset()
 
     def reset(self) -> None:
@@ -41,11 +41,7 @@ class Optimizer:
         """The step size of the update made after ``t`` updates (``t = 0, 1, …``)."""
         if not callable(self.lr):
             return self.lr
-        lr = float(self.lr(t))
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"Invalid learning rate: schedule returned {lr!r} at step {t} "
-                             "(must be finite and > 0)")
-        return lr
+        return as_schedule(self.lr)(t)
 
     def gradient_point(self, w: np.ndarray) -> np.ndarray:
         """Where the next gradient is evaluated (``w`` itself for all but Nesterov)."""

@@ -24,29 +24,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from ..validation import check_int, check_lr, check_number
 
 __all__ = ["Schedule", "Constant", "Polynomial", "StepDecay", "CyclicTriangular",
-           "CosineAnnealing", "CosineWarmRestarts", "as_schedule"]
-
-
-def _positive(name: str, value) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def _nonneg(name: str, value) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
-def _pos_int(name: str, value) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+           "CosineAnnealing", "CosineWarmRestarts", "Lambda", "as_schedule"]
 
 
 class Schedule:
@@ -97,7 +78,7 @@ class Constant(Schedule):
     """
 
     def __init__(self, lr: float):
-        self.lr = _positive("lr", lr)
+        self.lr = check_lr(lr, schedule=False)
 
     def __call__(self, t: int) -> float:
         self._t(t)
@@ -124,9 +105,9 @@ class Polynomial(Schedule):
     """
 
     def __init__(self, lr: float, power: float, t0: float = 1.0):
-        self.lr = _positive("lr", lr)
-        self.power = _nonneg("power", power)
-        self.t0 = _positive("t0", t0)
+        self.lr = check_lr(lr, schedule=False)
+        self.power = check_number(power, "power", 0.0)
+        self.t0 = check_number(t0, "t0", 0.0, low_open=True)
 
     def __call__(self, t: int) -> float:
         t = self._t(t)
@@ -152,8 +133,8 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1):
-        self.lr = _positive("lr", lr)
-        self.step_size = _pos_int("step_size", step_size)
+        self.lr = check_lr(lr, schedule=False)
+        self.step_size = check_int("step_size", step_size)
         gamma = float(gamma)
         if not (0 < gamma <= 1):
             raise ValueError(f"gamma must lie in (0, 1], got {gamma}")
@@ -189,13 +170,13 @@ class CyclicTriangular(Schedule):
 
     def __init__(self, base_lr: float, max_lr: float, step_size_up: int,
                  step_size_down: int | None = None):
-        self.base_lr = _positive("base_lr", base_lr)
+        self.base_lr = check_number(base_lr, "base_lr", 0.0, low_open=True)
         self.max_lr = float(max_lr)
         if not (math.isfinite(self.max_lr) and self.max_lr >= self.base_lr):
             raise ValueError(f"max_lr must be finite and >= base_lr = {self.base_lr}, got {max_lr}")
-        self.step_size_up = _pos_int("step_size_up", step_size_up)
+        self.step_size_up = check_int("step_size_up", step_size_up)
         self.step_size_down = (self.step_size_up if step_size_down is None
-                               else _pos_int("step_size_down", step_size_down))
+                               else check_int("step_size_down", step_size_down))
 
     def __call__(self, t: int) -> float:
         t = self._t(t)
@@ -229,9 +210,9 @@ class CosineAnnealing(Schedule):
     """
 
     def __init__(self, lr: float, T_max: int, eta_min: float = 0.0):
-        self.lr = _positive("lr", lr)
-        self.T_max = _pos_int("T_max", T_max)
-        self.eta_min = _nonneg("eta_min", eta_min)
+        self.lr = check_lr(lr, schedule=False)
+        self.T_max = check_int("T_max", T_max)
+        self.eta_min = check_number(eta_min, "eta_min", 0.0)
         if self.eta_min > self.lr:
             raise ValueError(f"eta_min must be <= lr = {self.lr}, got {eta_min}")
 
@@ -264,10 +245,10 @@ class CosineWarmRestarts(Schedule):
     """
 
     def __init__(self, lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0):
-        self.lr = _positive("lr", lr)
-        self.T_0 = _pos_int("T_0", T_0)
-        self.T_mult = _pos_int("T_mult", T_mult)
-        self.eta_min = _nonneg("eta_min", eta_min)
+        self.lr = check_lr(lr, schedule=False)
+        self.T_0 = check_int("T_0", T_0)
+        self.T_mult = check_int("T_mult", T_mult)
+        self.eta_min = check_number(eta_min, "eta_min", 0.0)
         if self.eta_min > self.lr:
             raise ValueError(f"eta_min must be <= lr = {self.lr}, got {eta_min}")
 
@@ -281,16 +262,46 @@ class CosineWarmRestarts(Schedule):
         return self.eta_min + (self.lr - self.eta_min) * (1 + math.cos(math.pi * t_cur / period)) / 2
 
 
+class Lambda(Schedule):
+    """``η_t = fn(t)`` for any callable ``fn`` (as ``torch.optim.lr_scheduler.LambdaLR``).
+
+    Each value is checked to be finite and ``> 0`` when it is computed.
+
+    Examples
+    --------
+    >>> Lambda(lambda t: 1 / (t + 1)).values(3)
+    array([1.        , 0.5       , 0.33333333])
+    """
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise ValueError(f"Invalid fn: {fn!r} (must be callable)")
+        self.fn = fn
+
+    def __call__(self, t: int) -> float:
+        t = self._t(t)
+        lr = float(self.fn(t))
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"Invalid learning rate: schedule returned {lr!r} at step {t} "
+                             "(must be finite and > 0)")
+        return lr
+
+
 def as_schedule(lr) -> Schedule:
-    """A :class:`Schedule` from a schedule or a number (a number means :class:`Constant`).
+    """The one schedule contract: a :class:`Schedule` from a schedule, any callable or a number.
+
+    A :class:`Schedule` is returned as it is, another callable ``lr(t)`` is wrapped in
+    :class:`Lambda`, and a number means :class:`Constant` (finite and ``> 0``).
 
     Examples
     --------
     >>> as_schedule(0.5)(10)
     0.5
+    >>> as_schedule(lambda t: 0.5 ** t)(2)
+    0.25
     """
     if isinstance(lr, Schedule):
         return lr
     if callable(lr):
-        raise ValueError(f"lr must be a number > 0 or a lec4lib.optim.schedules.Schedule, got {lr!r}")
+        return Lambda(lr)
     return Constant(lr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import _pos_int
 from .optimizer import Optimizer
+from ..validation import check_int
 
 __all__ = ["torch_trajectory"]
 
@@ -43,7 +43,7 @@ def torch_trajectory(optimizer: Optimizer, torch_factory, grad_fn, w0, steps: in
 
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    steps = _pos_int("steps", steps, 0)
+    steps = check_int("steps", steps, 0)
     w = np.array(w0, dtype=dtype)
     p = torch.tensor(np.array(w0, dtype=dtype), requires_grad=True)
     topt = torch_factory([p])

@@ -8,6 +8,7 @@ so the same seed always gives the same arrays.
 from __future__ import annotations
 
 import numpy as np
+from ..validation import check_int
 
 __all__ = [
     "load_breast_cancer_pm1",
@@ -18,12 +19,6 @@ __all__ = [
     "train_test_split_seeded",
     "standardize_columns",
 ]
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def standardize_columns(X) -> np.ndarray:
@@ -139,8 +134,8 @@ def make_logistic_data(n_samples: int, n_features: int, seed: int = 0, *, scale:
     >>> X.shape, y.shape, w.shape
     ((5, 3), (5,), (3,))
     """
-    N = _positive_int("n_samples", n_samples)
-    d = _positive_int("n_features", n_features)
+    N = check_int("n_samples", n_samples)
+    d = check_int("n_features", n_features)
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be > 0, got {scale}")
     rng = np.random.default_rng(seed)
@@ -178,8 +173,8 @@ def make_linear_regression_data(n_samples: int, n_features: int, seed: int = 0, 
     >>> bool(np.allclose(X @ w, y))
     True
     """
-    N = _positive_int("n_samples", n_samples)
-    d = _positive_int("n_features", n_features)
+    N = check_int("n_samples", n_samples)
+    d = check_int("n_features", n_features)
     if not (np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be >= 0, got {noise}")
     rng = np.random.default_rng(seed)
@@ -219,8 +214,8 @@ def make_separable_data(n_samples: int, n_features: int, margin: float, seed: in
     >>> bool(np.min(y * (X @ u)) >= 0.1), bool(np.max(np.linalg.norm(X, axis=1)) <= 1.0)
     (True, True)
     """
-    N = _positive_int("n_samples", n_samples)
-    d = _positive_int("n_features", n_features, minimum=2)
+    N = check_int("n_samples", n_samples)
+    d = check_int("n_features", n_features, 2)
     if not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"radius must be > 0, got {radius}")
     if not (0 < margin < radius):

@@ -192,7 +192,7 @@ class _FiniteSum:
     def _block_rows(self) -> int:
         return max(64, self.BLOCK_BYTES // (8 * self.n_features))
 
-    def minibatch_grad(self, w, idx) -> np.ndarray:
+    def minibatch_grad(self, w, idx, *, check: bool = True) -> np.ndarray:
         """Minibatch gradient ``(1/|B|) Σ_{n∈B} ∇f_n(w) + l2·w`` over the index array ``idx``.
 
         Parameters
@@ -200,19 +200,17 @@ class _FiniteSum:
         w : array_like, shape (d,)
         idx : array_like of int, shape (b,)
             Sample indices in ``0..N−1``; repeats are allowed (sampling with replacement).
+        check : bool, default True
+            Validate ``w`` and ``idx``. An inner loop that built ``idx`` itself (the
+            training loop of :func:`lec4lib.optim.driver.minibatch`) passes False.
 
         Returns
         -------
         ndarray, shape (d,)
         """
-        w = self._w(w)
-        idx = self._idx(idx)
-        Xb, yb = self._rows(idx)
-        r = self._dloss(Xb @ w, yb)
-        return (r @ Xb) / idx.size + self.l2 * w
-
-    def _minibatch_grad_fast(self, w, idx) -> np.ndarray:
-        """:meth:`minibatch_grad` without input checks, for inner loops that built ``idx`` themselves."""
+        if check:
+            w = self._w(w)
+            idx = self._idx(idx)
         Xb = self.X[idx]
         r = self._dloss(Xb @ w, self.y[idx])
         g = (r @ Xb) / idx.size

@@ -8,8 +8,8 @@ by ``max_i |1 − ηλ_i|`` per step.
 from __future__ import annotations
 
 import numpy as np
+from ..validation import check_positive_array
 
-from ..validation import _pos
 
 __all__ = ["gd_quadratic", "quadratic_grad", "quadratic_spectrum"]
 
@@ -79,9 +79,9 @@ def quadratic_grad(curvatures):
 
 def quadratic_spectrum(kappa: float, d: int = 20, mu: float = 1.0) -> np.ndarray:
     """``d`` eigenvalues spread geometrically over ``[μ, κμ]`` (both ends included)."""
-    kappa = float(_pos("kappa", kappa))
+    kappa = float(check_positive_array("kappa", kappa))
     if kappa < 1:
         raise ValueError(f"kappa must be >= 1, got {kappa}")
     if int(d) != d or d < 2:
         raise ValueError(f"d must be an integer >= 2, got {d}")
-    return float(_pos("mu", mu)) * np.geomspace(1.0, kappa, int(d))
+    return float(check_positive_array("mu", mu)) * np.geomspace(1.0, kappa, int(d))

@@ -9,7 +9,7 @@ from ..optim.driver import run
 from ..optim.momentum import HeavyBall, MomentumEMA
 from ..optim.optimizer import Optimizer
 from ..theory.momentum import heavy_ball_radius
-from ..validation import _pos_int
+from ..validation import check_int
 
 __all__ = ["momentum_forms_gap", "ema_of_gradients", "stability_boundary", "direction_variance", "simulate_noise_floor"]
 
@@ -73,9 +73,9 @@ def direction_variance(objective, w, beta: float, batch_size: int, steps: int = 
     (var_g, var_v)
         ``tr Cov(g)`` of one minibatch gradient and ``tr Cov(v_steps)`` across chains.
     """
-    _pos_int("batch_size", batch_size)
-    _pos_int("steps", steps)
-    _pos_int("chains", chains, 2)
+    check_int("batch_size", batch_size)
+    check_int("steps", steps)
+    check_int("chains", chains, 2)
     rng = np.random.default_rng(seed)
     G = objective.per_sample_grads(w)                      # (N, d)
     N, d = G.shape
@@ -99,7 +99,7 @@ def simulate_noise_floor(optimizer: Optimizer, curvature: float, sigma: float,
     act per coordinate); ``E w²`` is averaged over chains and over the steps after
     ``burn_in``.
     """
-    _pos_int("steps", steps, 2)
+    check_int("steps", steps, 2)
     if not 0 <= burn_in < steps:
         raise ValueError(f"burn_in must be in [0, steps), got {burn_in}")
     rng = np.random.default_rng(seed)

@@ -10,7 +10,7 @@ import numpy as np
 from ..optim.adam import Adam
 from ..optim.driver import tuned_final_losses
 from ..problems.objectives import minimum_of
-from ..validation import _pos_int
+from ..validation import check_int
 
 __all__ = ["adam_step_ratio", "torch_kernel_rounding", "ComparisonResult", "compare_optimizers"]
 
@@ -21,7 +21,7 @@ def adam_step_ratio(beta1: float, beta2: float, steps: int, g: float = 1.0) -> n
     Both optimizers see the gradient ``g`` at every step (ε negligible, step α = 1); the
     ratio at step ``t`` is ``(1 − β₁ᵗ)/√(1 − β₂ᵗ)``, i.e. ``(1 − β₁)/√(1 − β₂)`` at ``t = 1``.
     """
-    steps = _pos_int("steps", steps)
+    steps = check_int("steps", steps)
     a = Adam(lr=1.0, beta1=beta1, beta2=beta2, eps=1e-300)
     b = Adam(lr=1.0, beta1=beta1, beta2=beta2, eps=1e-300, bias_correction=False)
     wa, wb = np.zeros(1), np.zeros(1)
@@ -52,7 +52,7 @@ def torch_kernel_rounding(n: int = 20000, seed: int = 0) -> dict:
 
     import torch
 
-    n = _pos_int("n", n)
+    n = check_int("n", n)
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.5, 2.0, size=n)
 

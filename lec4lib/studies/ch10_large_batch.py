@@ -22,15 +22,9 @@ import torch
 from ..theory.lr_scaling import RULES, scaled_lr
 from ..nets.sharpness import top_hessian_eigenvalue
 from ..nets.training import evaluate, load_digits_tensors, SmallCNN, torch_threads, train
+from ..validation import check_number
 
 __all__ = ["batch_size_sweep", "sharpness_vs_batch_size"]
-
-
-def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _rule(rule: str) -> str:
@@ -91,7 +85,7 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
     rules = [_rule(r) for r in rules]
     if not rules:
         raise ValueError("rules must name at least one rule")
-    _positive("base_lr", base_lr)
+    check_number(base_lr, "base_lr", 0.0, low_open=True)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     seeds = list(seeds)
@@ -184,7 +178,7 @@ def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, 
     if not bs or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= 1347
                      for b in bs):
         raise ValueError(f"batch_sizes must be integers in [1, 1347], got {batch_sizes!r}")
-    lr = _positive("lr", lr)
+    lr = check_number(lr, "lr", 0.0, low_open=True)
     for name, value, low, high in (("steps", steps, 1, math.inf), ("seed", seed, 0, math.inf),
                                    ("sharpness_iters", sharpness_iters, 1, math.inf),
                                    ("sharpness_examples", sharpness_examples, 1, 1347)):

@@ -18,6 +18,7 @@ import itertools
 import math
 
 import numpy as np
+from ..validation import check_int
 
 __all__ = ["all_subsets_mean_gradient", "gradient_spread", "minibatch_variance_theory",
            "sample_minibatch_gradients", "minibatch_variance_measured", "monte_carlo_mean_error"]
@@ -28,12 +29,6 @@ def _check_b(objective, batch_size, replace=False):
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or not (1 <= batch_size <= N):
         raise ValueError(f"batch_size must be an integer in 1..N = 1..{N}, got {batch_size!r}")
     return int(batch_size)
-
-
-def _pos_int(name, v):
-    if isinstance(v, bool) or int(v) != v or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
 
 
 def all_subsets_mean_gradient(objective, w, batch_size: int, max_subsets: int = 200_000):
@@ -143,7 +138,7 @@ def sample_minibatch_gradients(objective, w, batch_size: int, n_draws: int, seed
     ndarray, shape (n_draws, d)
     """
     b = _check_b(objective, batch_size)
-    K = _pos_int("n_draws", n_draws)
+    K = check_int("n_draws", n_draws)
     N = objective.n_samples
     G = objective.per_sample_grads(w)
     rng = np.random.default_rng(seed)
@@ -210,8 +205,8 @@ def monte_carlo_mean_error(objective, w, batch_size: int, sample_counts, n_repea
         The RMS error for each ``K``; it falls like ``1/√K`` (exactly
         ``sqrt(E‖g_B − ∇f‖² / K)`` in expectation).
     """
-    counts = [_pos_int("sample_counts entries", k) for k in np.atleast_1d(sample_counts)]
-    R = _pos_int("n_repeats", n_repeats)
+    counts = [check_int("sample_counts entries", k) for k in np.atleast_1d(sample_counts)]
+    R = check_int("n_repeats", n_repeats)
     full = objective.grad(w)
     rng = np.random.default_rng(seed)
     out = []

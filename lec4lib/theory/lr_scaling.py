@@ -6,18 +6,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from ..validation import check_number
 
 __all__ = ["RULES", "scaled_lr", "max_stable_batch", "least_squares_curvatures"]
 
 
 RULES = ("none", "sqrt", "linear")
-
-
-def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _rule(rule: str) -> str:
@@ -49,8 +43,8 @@ def scaled_lr(base_lr: float, base_batch: int, batch_size: int, rule: str) -> fl
     >>> scaled_lr(0.1, 32, 128, "sqrt"), scaled_lr(0.1, 32, 128, "linear")
     (0.2, 0.4)
     """
-    base_lr = _positive("base_lr", base_lr)
-    b0, b = _positive("base_batch", base_batch), _positive("batch_size", batch_size)
+    base_lr = check_number(base_lr, "base_lr", 0.0, low_open=True)
+    b0, b = check_number(base_batch, "base_batch", 0.0, low_open=True), check_number(batch_size, "batch_size", 0.0, low_open=True)
     k = b / b0
     return {"none": base_lr, "sqrt": base_lr * math.sqrt(k), "linear": base_lr * k}[_rule(rule)]
 
@@ -69,9 +63,9 @@ def max_stable_batch(base_lr: float, base_batch: int, curvature: float, rule: st
     >>> max_stable_batch(0.1, 32, 5.0, "sqrt")
     512.0
     """
-    base_lr = _positive("base_lr", base_lr)
-    b0 = _positive("base_batch", base_batch)
-    L = _positive("curvature", curvature)
+    base_lr = check_number(base_lr, "base_lr", 0.0, low_open=True)
+    b0 = check_number(base_batch, "base_batch", 0.0, low_open=True)
+    L = check_number(curvature, "curvature", 0.0, low_open=True)
     ratio = 2.0 / (L * base_lr)
     rule = _rule(rule)
     if rule == "none":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problems.quadratic import _curvatures
-from ..validation import _beta, _pos
+from ..validation import check_positive_array, check_unit_interval_array
 
 __all__ = ["heavy_ball_radius", "nesterov_radius", "gd_optimal", "heavy_ball_optimal",
            "momentum_noise_floor", "ema_variance_ratio",
@@ -58,8 +58,8 @@ def heavy_ball_radius(alpha, beta, curvatures) -> np.ndarray:
     >>> float(heavy_ball_radius(0.5, 0.0, [1.0]))   # plain GD: |1 − αλ|
     0.5
     """
-    a, b = np.broadcast_arrays(_pos("alpha", alpha), _beta("beta", beta))
-    lam = np.atleast_1d(_pos("curvatures", curvatures))
+    a, b = np.broadcast_arrays(check_positive_array("alpha", alpha), check_unit_interval_array("beta", beta))
+    lam = np.atleast_1d(check_positive_array("curvatures", curvatures))
     out = np.zeros(a.shape)
     for l in lam:
         out = np.maximum(out, _max_root_modulus(1 + b - a * l, b))
@@ -77,8 +77,8 @@ def nesterov_radius(alpha, beta, curvatures) -> np.ndarray:
     >>> float(nesterov_radius(1.0, 0.5, [1.0]))    # αλ = 1: one step to the minimum
     0.0
     """
-    a, b = np.broadcast_arrays(_pos("alpha", alpha), _beta("beta", beta))
-    lam = np.atleast_1d(_pos("curvatures", curvatures))
+    a, b = np.broadcast_arrays(check_positive_array("alpha", alpha), check_unit_interval_array("beta", beta))
+    lam = np.atleast_1d(check_positive_array("curvatures", curvatures))
     out = np.zeros(a.shape)
     for l in lam:
         q = 1 - a * l
@@ -94,7 +94,7 @@ def gd_optimal(mu: float, L: float) -> tuple[float, float]:
     (alpha, rate)
         ``α = 2/(L + μ)`` and ``(κ − 1)/(κ + 1)``, ``κ = L/μ``.
     """
-    mu, L = float(_pos("mu", mu)), float(_pos("L", L))
+    mu, L = float(check_positive_array("mu", mu)), float(check_positive_array("L", L))
     if L < mu:
         raise ValueError(f"L must be >= mu, got L={L}, mu={mu}")
     k = L / mu
@@ -114,7 +114,7 @@ def heavy_ball_optimal(mu: float, L: float) -> tuple[float, float, float]:
     >>> heavy_ball_optimal(1.0, 1.0)
     (1.0, 0.0, 0.0)
     """
-    mu, L = float(_pos("mu", mu)), float(_pos("L", L))
+    mu, L = float(check_positive_array("mu", mu)), float(check_positive_array("L", L))
     if L < mu:
         raise ValueError(f"L must be >= mu, got L={L}, mu={mu}")
     sk = np.sqrt(L / mu)
@@ -148,10 +148,10 @@ def momentum_noise_floor(alpha: float, beta: float, curvature: float, sigma: flo
     float
         The stationary second moment (``inf`` outside the stability region).
     """
-    a = float(_pos("alpha", alpha))
-    b = float(_beta("beta", beta))
-    lam = float(_pos("curvature", curvature))
-    s2 = float(_pos("sigma", sigma)) ** 2
+    a = float(check_positive_array("alpha", alpha))
+    b = float(check_unit_interval_array("beta", beta))
+    lam = float(check_positive_array("curvature", curvature))
+    s2 = float(check_positive_array("sigma", sigma)) ** 2
     if form == "ema":
         a = a * (1 - b)
     elif form != "velocity":
@@ -167,13 +167,13 @@ def ema_variance_ratio(beta: float) -> float:
 
     In the stationary limit ``Var v / Var g = (1 − β)² Σ β^{2k} = (1 − β)/(1 + β)``.
     """
-    b = float(_beta("beta", beta))
+    b = float(check_unit_interval_array("beta", beta))
     return (1 - b) / (1 + b)
 
 
 def ema_weights(beta: float, k: int) -> np.ndarray:
     """Weights ``(1 − β) β^j``, ``j = 0 … k−1``, of the gradients ``j`` steps back in ``v_t``."""
-    b = float(_beta("beta", beta))
+    b = float(check_unit_interval_array("beta", beta))
     if int(k) != k or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k}")
     return (1 - b) * b ** np.arange(int(k))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..optim.schedules import as_schedule
+from ..validation import check_int
 
 __all__ = ["noise_floor_theory", "second_moment_recursion", "simulate_noisy_quadratic",
            "stationary_second_moment"]
@@ -32,12 +33,6 @@ def _check(mu, sigma):
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
     return mu, sigma
-
-
-def _steps(n_steps):
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
-    return int(n_steps)
 
 
 def noise_floor_theory(lr: float, mu: float, sigma: float) -> float:
@@ -89,7 +84,7 @@ def second_moment_recursion(lr, mu: float, sigma: float, n_steps: int, w0: float
     [1.0, 0.5, 0.375]
     """
     mu, sigma = _check(mu, sigma)
-    T = _steps(n_steps)
+    T = check_int("n_steps", n_steps)
     eta = as_schedule(lr).values(T)
     m = np.empty(T + 1)
     m[0] = float(w0) ** 2
@@ -126,7 +121,7 @@ def simulate_noisy_quadratic(lr, mu: float, sigma: float, n_steps: int, n_chains
     [1.0, 0.25, 0.0625, 0.015625]
     """
     mu, sigma = _check(mu, sigma)
-    T = _steps(n_steps)
+    T = check_int("n_steps", n_steps)
     if isinstance(n_chains, bool) or int(n_chains) != n_chains or n_chains < 1:
         raise ValueError(f"n_chains must be an integer >= 1, got {n_chains!r}")
     eta = as_schedule(lr).values(T)

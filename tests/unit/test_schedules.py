@@ -59,7 +59,7 @@ def test_polynomial_and_constant_closed_forms():
 
 
 def test_schedules_reject_bad_input():
-    with pytest.raises(ValueError, match="lr must be"):
+    with pytest.raises(ValueError, match=r"Invalid learning rate: -0.1 \(must be finite and > 0"):
         Constant(-0.1)
     with pytest.raises(ValueError, match="power"):
         Polynomial(0.1, -1)
@@ -81,5 +81,21 @@ def test_schedules_reject_bad_input():
         Constant(0.1)(-1)
     with pytest.raises(ValueError, match="n_steps"):
         Constant(0.1).values(-2)
-    with pytest.raises(ValueError, match="lr must be a number"):
-        as_schedule(lambda t: 0.1)
+    with pytest.raises(ValueError, match="schedule returned 0.0 at step 2"):
+        as_schedule(lambda t: 0.1 * (t < 2))(2)
+
+
+def test_one_schedule_contract_callables_are_accepted_everywhere():
+    """A plain callable lr(t) works in the schedules, the optimizers and the driver alike."""
+    from lec4lib.optim.driver import sgd
+    from lec4lib.optim.sgd import SGD
+    from lec4lib.problems.objectives import LeastSquares
+
+    fn = lambda t: 0.5 / (t + 1)  # noqa: E731
+    np.testing.assert_array_equal(as_schedule(fn).values(4), [0.5 / (t + 1) for t in range(4)])
+    assert SGD(fn).lr_at(3) == 0.125
+    obj = LeastSquares(np.eye(3), np.ones(3))
+    by_fn = sgd(obj, lr=fn, batch_size=3, n_steps=5, record_every=1)
+    by_class = sgd(obj, lr=Polynomial(0.5, 1.0), batch_size=3, n_steps=5, record_every=1)
+    np.testing.assert_array_equal(by_fn.w, by_class.w)
+    np.testing.assert_array_equal(by_fn.history.lr[1:], [0.5 / (t + 1) for t in range(5)])
