@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["Slide", "parse_slides", "load_slide_map", "STATUSES"]
+__all__ = ["Slide", "parse_slides", "load_slide_map", "slide_map_html", "api_href", "STATUSES"]
 
 STATUSES = ("covered", "todo", "no-result")
 
@@ -89,7 +89,8 @@ def load_slide_map(path: str | Path | None = None) -> list[dict]:
     -------
     list of dict
         One dict per slide with keys ``title``, ``occurrence``, ``status`` and, for
-        covered slides, ``section``, ``test`` and ``result`` (a one-line summary).
+        covered slides, ``section``, ``test``, ``code`` (the dotted name of the lec4lib
+        object that computes the result) and ``result`` (a one-line summary).
     """
     if path is None:
         text = resources.files("lec4lib").joinpath("data/slide_map.yml").read_text("utf-8")
@@ -100,7 +101,58 @@ def load_slide_map(path: str | Path | None = None) -> list[dict]:
         status = e.get("status", "covered" if "section" in e else None)
         if status not in STATUSES:
             raise ValueError(f"slide {e.get('title')!r}: status must be one of {STATUSES}, got {status!r}")
-        if status == "covered" and not ("section" in e and "test" in e):
-            raise ValueError(f"slide {e['title']!r} #{e['occurrence']}: a covered slide needs 'section' and 'test'")
+        if status == "covered" and not ("section" in e and "test" in e and "code" in e):
+            raise ValueError(f"slide {e['title']!r} #{e['occurrence']}: a covered slide needs "
+                             "'section', 'test' and 'code'")
         e["status"] = status
     return entries
+
+
+_STATUS_TEXT = {"covered": "derived", "todo": "not yet covered", "no-result": "nothing to derive"}
+
+
+def api_href(code: str) -> str:
+    """The API page and anchor of a lec4lib object, relative to a chapter page.
+
+    Examples
+    --------
+    >>> api_href("lec4lib.optim.momentum.HeavyBall")
+    'api/optim.html#lec4lib.optim.momentum.HeavyBall'
+    >>> api_href("lec4lib.optim.schedules")
+    'api/optim.html#module-lec4lib.optim.schedules'
+    """
+    import importlib
+
+    parts = code.split(".")
+    if len(parts) < 3 or parts[0] != "lec4lib":
+        raise ValueError(f"code must name an object inside a lec4lib subpackage, got {code!r}")
+    try:
+        importlib.import_module(code)
+        anchor = f"module-{code}"
+    except ModuleNotFoundError:
+        anchor = code
+    return f"api/{parts[1]}.html#{anchor}"
+
+
+def slide_map_html(entries: list[dict]) -> str:
+    """The slide map as an HTML table: slide, occurrence, section, claim test, code.
+
+    The section links to its page and the code to its API reference (:func:`api_href`).
+    """
+    from html import escape
+
+    rows = []
+    for i, e in enumerate(entries, 1):
+        if e["status"] == "covered":
+            page, _, anchor = e["section"].partition("#")
+            href = page.rsplit("/", 1)[-1].removesuffix(".md") + ".html" + (f"#{anchor}" if anchor else "")
+            where = f'<a href="{escape(href)}">{escape(e["section"])}</a>'
+            test = f"<code>{escape(e['test'])}</code>"
+            code = f'<a href="{escape(api_href(e["code"]))}"><code>{escape(e["code"])}</code></a>'
+        else:
+            where, test, code = _STATUS_TEXT[e["status"]], "", ""
+        rows.append(f"<tr><td>{i}</td><td>{escape(e['title'])}</td><td>{e['occurrence']}</td>"
+                    f"<td>{where}</td><td>{test}</td><td>{code}</td></tr>")
+    return ('<table class="table slide-map"><thead><tr><th>#</th><th>slide</th><th>occ.</th>'
+            "<th>derived in</th><th>claim test</th><th>code</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")

@@ -38,7 +38,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn import functional as F
 
-from .training import load_digits_tensors, SmallCNN
+from .training import digits_train_size, load_digits_tensors, SmallCNN
 
 __all__ = ["free_port", "global_batch", "data_parallel_step", "single_process_step",
            "run_data_parallel_check", "compare"]
@@ -163,9 +163,9 @@ def compare(dp: dict, ref_grad: torch.Tensor, ref_params: torch.Tensor) -> dict:
     Returns
     -------
     dict
-        ``grad_max_abs_diff``, ``grad_rel_diff`` (max abs diff / max |g|),
+        ``grad_max_abs_diff``, ``grad_rel_diff`` (max abs diff / max ``|g|``),
         ``ddp_grad_max_abs_diff``, ``params_max_abs_diff``, ``ddp_params_max_abs_diff``,
-        ``grad_max_abs`` (max |g|).
+        ``grad_max_abs`` (max ``|g|``).
     """
     gmax = float(ref_grad.abs().max())
     d = {
@@ -189,7 +189,7 @@ def run_data_parallel_check(world_size: int = 2, per_worker_batch: int = 32, *, 
     world_size : int, default 2
         Number of worker processes ``k`` (``>= 1``).
     per_worker_batch : int, default 32
-        Examples per worker ``b``; the reference uses one batch of ``k·b`` (``k·b <= 1347``).
+        Examples per worker ``b``; the reference uses one batch of ``k·b`` (``k·b`` at most the number of training digits).
     seed : int, default 0
         Seed of the model, the data split and the batch.
     lr : float, default 0.1
@@ -210,9 +210,10 @@ def run_data_parallel_check(world_size: int = 2, per_worker_batch: int = 32, *, 
                              ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if world_size * per_worker_batch > 1347:
-        raise ValueError(f"world_size * per_worker_batch must be <= 1347 (training digits), "
-                         f"got {world_size * per_worker_batch}")
+    n_train = digits_train_size()
+    if world_size * per_worker_batch > n_train:
+        raise ValueError(f"Invalid world_size * per_worker_batch: {world_size * per_worker_batch} "
+                         f"(must be <= {n_train}, the number of training digits)")
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"Invalid learning rate: {lr!r} (must be > 0)")
     dtypes = list(dtypes)

@@ -284,7 +284,7 @@ def saturation_batch_size(batch_sizes, samples_per_s, fraction: float = 0.9) -> 
 def saved_activation_bytes(model: nn.Module, input_shape, batch_size: int, num_classes: int = 10) -> int:
     """Bytes of the tensors autograd saves for the backward pass of one batch.
 
-    Counted with :func:`torch.autograd.graph.saved_tensors_hooks` during the forward
+    Counted with ``torch.autograd.graph.saved_tensors_hooks`` during the forward
     pass and the loss. Parameters that autograd saves (e.g. a weight kept for the input
     gradient) are counted once per use; they do not grow with the batch.
 

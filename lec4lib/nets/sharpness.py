@@ -183,7 +183,7 @@ def top_hessian_eigenvalue(model: nn.Module, data, *, iters: int = 100, tol: flo
 def exact_hessian(model: nn.Module, data, loss_fn=None) -> torch.Tensor:
     """The full ``d × d`` Hessian of the mean loss (small models only).
 
-    Built with :func:`torch.autograd.functional.hessian` on the flattened parameters, an
+    Built with ``torch.autograd.functional.hessian`` on the flattened parameters, an
     implementation independent of :func:`hessian_vector_product`.
 
     Parameters

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from ..validation import check_int
 
-__all__ = ["load_digits_tensors", "SmallCNN", "TrainHistory", "train", "evaluate", "torch_threads"]
+__all__ = ["load_digits_tensors", "digits_train_size", "SmallCNN", "TrainHistory", "train", "evaluate", "torch_threads"]
 
 
 @contextmanager
@@ -105,6 +105,17 @@ def load_digits_tensors(seed: int = 0, test_size: float = 0.25, dtype=torch.floa
                 torch.as_tensor(ya, dtype=torch.int64))
 
     return pack(x_tr, y_tr), pack(x_te, y_te)
+
+
+def digits_train_size(test_size: float = 0.25) -> int:
+    """The number of training digits :func:`load_digits_tensors` returns for ``test_size``.
+
+    Examples
+    --------
+    >>> digits_train_size()
+    1347
+    """
+    return len(load_digits_tensors(test_size=test_size)[0][0])
 
 
 class SmallCNN(nn.Module):

@@ -31,7 +31,7 @@ __all__ = ["Schedule", "Constant", "Polynomial", "StepDecay", "CyclicTriangular"
 
 
 class Schedule:
-    """Base class: subclasses implement :meth:`__call__` for one non-negative integer ``t``."""
+    """Base class: subclasses implement ``__call__`` for one non-negative integer ``t``."""
 
     def __call__(self, t: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -16,7 +16,7 @@ def torch_trajectory(optimizer: Optimizer, torch_factory, grad_fn, w0, steps: in
     """Run a lec4lib optimizer and a ``torch.optim`` optimizer on the same gradients.
 
     At every step the gradient is evaluated once, at the lec4lib optimizer's
-    :meth:`~lec4lib.optimizers.Optimizer.gradient_point`, and handed to both, so the two
+    :meth:`~lec4lib.optim.optimizer.Optimizer.gradient_point`, and handed to both, so the two
     runs see identical inputs and any difference comes from the update rules alone.
 
     Parameters

@@ -46,7 +46,7 @@ def stability_boundary(beta: float, curvature: float = 1.0, hi: float = 10.0) ->
     """Largest ``α`` with heavy-ball spectral radius ``< 1`` at ``β``, found by bisection.
 
     An independent numerical check of the closed form ``α = (2 + 2β)/λ``: it only
-    evaluates :func:`lec4lib.momentum_theory.heavy_ball_radius` (root moduli).
+    evaluates :func:`lec4lib.theory.momentum.heavy_ball_radius` (root moduli).
     """
     lo, hi_ = 1e-12, float(hi) / curvature
     if heavy_ball_radius(hi_, beta, [curvature]) < 1:

@@ -101,7 +101,7 @@ def compare_optimizers(objective, grid: dict, batch_size: int = 16, epochs: int 
                        seeds=(0, 1, 2, 3, 4), hyper: dict | None = None) -> ComparisonResult:
     """Every optimizer on one problem, each with its step size tuned on ``grid[name]``.
 
-    ``f*`` comes from :func:`minimum_of` (scipy), independent of the optimizers compared.
+    ``f*`` comes from :func:`~lec4lib.problems.objectives.minimum_of` (scipy), independent of the optimizers compared.
     """
     hyper = hyper or {}
     _, f_star = minimum_of(objective)

@@ -1,14 +1,14 @@
 """The large-batch problem and learning-rate scaling, measured on the digits.
 
-* :func:`scaled_lr` — the square-root and linear scaling rules: going from batch ``B₀``
+* :func:`~lec4lib.theory.lr_scaling.scaled_lr` — the square-root and linear scaling rules: going from batch ``B₀``
   with step ``η₀`` to batch ``B``, use ``η₀·√(B/B₀)`` or ``η₀·B/B₀``.
-* :func:`max_stable_batch` — how far a rule can go before the step exceeds the
+* :func:`~lec4lib.theory.lr_scaling.max_stable_batch` — how far a rule can go before the step exceeds the
   gradient-descent bound ``2/L``.
 * :func:`batch_size_sweep` — test accuracy (and sharpness of the point reached) against
   batch size at a fixed budget of epochs, with each scaling rule, optionally with a
   linear warm-up (Goyal et al. 2017), on :func:`lec4lib.nets.training.load_digits_tensors`
   with :class:`lec4lib.nets.training.SmallCNN`.
-* :func:`least_squares_curvatures` — the Hessian eigenvalues of a least-squares loss,
+* :func:`~lec4lib.theory.lr_scaling.least_squares_curvatures` — the Hessian eigenvalues of a least-squares loss,
   the exact quadratic on which ``η > 2/L`` diverges.
 """
 
@@ -21,10 +21,11 @@ import torch
 
 from ..theory.lr_scaling import RULES, scaled_lr
 from ..nets.sharpness import top_hessian_eigenvalue
-from ..nets.training import evaluate, load_digits_tensors, SmallCNN, torch_threads, train
-from ..validation import check_number
+from ..nets.training import (digits_train_size, evaluate, load_digits_tensors, SmallCNN,
+                             torch_threads, train)
+from ..validation import check_int, check_number
 
-__all__ = ["batch_size_sweep", "sharpness_vs_batch_size"]
+__all__ = ["batch_size_sweep", "sharpness_vs_batch_size", "over_seeds"]
 
 
 def _rule(rule: str) -> str:
@@ -39,7 +40,7 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
                      momentum: float = 0.0) -> list[dict]:
     """Train ``SmallCNN`` on the digits for each batch size and scaling rule; record results.
 
-    Every run has the same budget of ``epochs`` passes over the 1347 training images, so a
+    Every run has the same budget of ``epochs`` passes over the training images (1347 at the default split), so a
     larger batch takes fewer steps. Runs with the same batch size and learning rate are
     done once and reported under every rule that gives that learning rate. Runs use one
     thread (:func:`lec4lib.nets.training.torch_threads`).
@@ -47,9 +48,9 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
     Parameters
     ----------
     batch_sizes : list of int
-        Each in ``[1, 1347]``.
+        Each in ``[1, N]``, ``N`` the number of training digits (:func:`~lec4lib.nets.training.digits_train_size`).
     rules : tuple of str, default ("none", "sqrt", "linear")
-        Scaling rules (:func:`scaled_lr`).
+        Scaling rules (:func:`~lec4lib.theory.lr_scaling.scaled_lr`).
     base_lr : float, default 0.02
         SGD step ``η₀`` at ``base_batch``.
     base_batch : int, default 16
@@ -66,7 +67,7 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
         Hessian-vector products).
     sharpness_examples : int, default 512
         The sharpness is that of the mean loss on the first ``sharpness_examples``
-        training images (in ``[1, 1347]``).
+        training images (in ``[1, N]``).
     momentum : float, default 0
         SGD momentum in ``[0, 1)``.
 
@@ -78,10 +79,10 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
         diverged), ``diverged``, ``sharpness`` (``nan`` if not computed or diverged),
         ``sharpness_converged``, ``wall_time``.
     """
-    bs = list(batch_sizes)
-    if not bs or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= 1347
-                     for b in bs):
-        raise ValueError(f"batch_sizes must be integers in [1, 1347], got {batch_sizes!r}")
+    n_train = digits_train_size()
+    bs = [check_int("batch_sizes entry", b, 1, n_train) for b in batch_sizes]
+    if not bs:
+        raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (must name at least one size)")
     rules = [_rule(r) for r in rules]
     if not rules:
         raise ValueError("rules must name at least one rule")
@@ -95,9 +96,7 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
         raise ValueError(f"warmup_epochs must be in [0, epochs], got {warmup_epochs!r}")
     if isinstance(sharpness_iters, bool) or not isinstance(sharpness_iters, int) or sharpness_iters < 0:
         raise ValueError(f"sharpness_iters must be an integer >= 0, got {sharpness_iters!r}")
-    if isinstance(sharpness_examples, bool) or not isinstance(sharpness_examples, int) \
-            or not 1 <= sharpness_examples <= 1347:
-        raise ValueError(f"sharpness_examples must be an integer in [1, 1347], got {sharpness_examples!r}")
+    check_int("sharpness_examples", sharpness_examples, 1, n_train)
     if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
 
@@ -156,7 +155,7 @@ def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, 
     Parameters
     ----------
     batch_sizes : list of int
-        Each in ``[1, 1347]``.
+        Each in ``[1, N]``, ``N`` the number of training digits (:func:`~lec4lib.nets.training.digits_train_size`).
     lr : float, default 0.05
         The common SGD step (``> 0``).
     steps : int, default 800
@@ -166,7 +165,7 @@ def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, 
         Maximum Hessian-vector products of the power iteration (``>= 1``).
     sharpness_examples : int, default 512
         The loss whose Hessian is measured is the mean over the first this-many training
-        images (``[1, 1347]``).
+        images (``[1, N]``).
 
     Returns
     -------
@@ -174,16 +173,15 @@ def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, 
         Per batch size: ``batch_size``, ``lr``, ``steps``, ``epochs``, ``train_loss``,
         ``test_accuracy``, ``sharpness``, ``sharpness_converged``, ``diverged``.
     """
-    bs = list(batch_sizes)
-    if not bs or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= 1347
-                     for b in bs):
-        raise ValueError(f"batch_sizes must be integers in [1, 1347], got {batch_sizes!r}")
+    n_train = digits_train_size()
+    bs = [check_int("batch_sizes entry", b, 1, n_train) for b in batch_sizes]
+    if not bs:
+        raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (must name at least one size)")
     lr = check_number(lr, "lr", 0.0, low_open=True)
-    for name, value, low, high in (("steps", steps, 1, math.inf), ("seed", seed, 0, math.inf),
-                                   ("sharpness_iters", sharpness_iters, 1, math.inf),
-                                   ("sharpness_examples", sharpness_examples, 1, 1347)):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
+    check_int("sharpness_iters", sharpness_iters, 1)
+    check_int("sharpness_examples", sharpness_examples, 1, n_train)
     out = []
     with torch_threads(1):
         tr, te = load_digits_tensors(seed=seed)
@@ -202,3 +200,30 @@ def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, 
                 rec["sharpness"], rec["sharpness_converged"] = r.eigenvalue, r.converged
             out.append(rec)
     return out
+
+
+def over_seeds(records, rule: str, batch_size: int, key: str = "test_accuracy",
+               n_seeds: int | None = None) -> tuple[float, float, float]:
+    """Mean, minimum and maximum of ``key`` over the seeds of one (rule, batch size).
+
+    Parameters
+    ----------
+    records : list of dict
+        Output of :func:`batch_size_sweep`.
+    rule : str
+        A scaling rule (:data:`lec4lib.theory.lr_scaling.RULES`).
+    batch_size : int
+    key : str
+        The recorded quantity, e.g. ``"test_accuracy"`` or ``"train_loss"``.
+    n_seeds : int, optional
+        The number of seeds expected; fewer or more records raise.
+
+    Returns
+    -------
+    (mean, min, max) : tuple of float
+    """
+    vals = np.array([r[key] for r in records if r["rule"] == rule and r["batch_size"] == batch_size])
+    if vals.size == 0 or (n_seeds is not None and vals.size != n_seeds):
+        raise ValueError(f"Invalid records: {vals.size} runs for rule {rule!r} and batch size "
+                         f"{batch_size} (expected {n_seeds if n_seeds is not None else 'at least 1'})")
+    return float(vals.mean()), float(vals.min()), float(vals.max())

@@ -9,7 +9,7 @@ Part 1
 LARS against plain SGD at a large batch, on real data (the digits) with a small CNN.
 
 The experiment of the chapter "LARS and LAMB": at batch size 1024 (three quarters of
-the 1347 training digits per step), train :class:`lec4lib.nets.training.SmallCNN` with
+the training digits per step), train :class:`lec4lib.nets.training.SmallCNN` with
 ``torch.optim.SGD`` and with :class:`lec4lib.optim.lars.LARS` — the same momentum, the same
 seeded batches, the same global learning rate ``γ`` — and record loss curves and test
 accuracy. Plain SGD moves every tensor by ``γ‖g‖``; LARS moves it by
@@ -123,7 +123,7 @@ def compare_lars_sgd(sgd_lrs=(0.1, 1.0), lars_lrs=(1.0,), *, batch_size: int = 1
     batch_size : int, default 1024
         Examples per step (``>= 1``).
     epochs : int, default 20
-        Passes over the 1347 training images (``>= 1``).
+        Passes over the training images (``>= 1``).
     momentum : float, default 0.9
         Shared momentum, in ``[0, 1)``.
     trust_coefficient : float, default 0.01

@@ -13,13 +13,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lec4lib.studies.ch10_large_batch import batch_size_sweep, sharpness_vs_batch_size
+from lec4lib.studies.ch10_large_batch import batch_size_sweep, over_seeds, sharpness_vs_batch_size
 from lec4lib.theory.lr_scaling import least_squares_curvatures, max_stable_batch, scaled_lr
 from lec4lib.problems.quadratic import gd_quadratic
 from lec4lib.theory.measure import measured_contraction
 from lec4lib.theory.momentum import gd_contraction
 from lec4lib.nets.sharpness import top_hessian_eigenvalue
-from lec4lib.nets.training import load_digits_tensors, SmallCNN, torch_threads, train
+from lec4lib.nets.training import digits_train_size, load_digits_tensors, SmallCNN, torch_threads, train
 
 SIZES = [16, 64, 256, 1024]
 
@@ -33,9 +33,7 @@ def sweep():
 
 
 def _mean(records, rule, b, key="test_accuracy"):
-    vals = [r[key] for r in records if r["rule"] == rule and r["batch_size"] == b]
-    assert len(vals) == 3
-    return float(np.mean(vals))
+    return over_seeds(records, rule, b, key, n_seeds=3)[0]
 
 
 def _seed0(records, rule, b, key):
@@ -49,7 +47,7 @@ def test_large_batch_loses_accuracy_at_fixed_epochs(sweep):
     assert all(a > b for a, b in zip(acc, acc[1:]))       # accuracy falls with every step up in |B|
     assert acc[-1] < 0.3                                  # ... to near chance at |B| = 1024
     steps = [_seed0(sweep, "none", b, "steps") for b in SIZES]
-    assert steps == [10 * math.ceil(1347 / b) for b in SIZES]   # same epochs, fewer steps
+    assert steps == [10 * math.ceil(digits_train_size() / b) for b in SIZES]   # same epochs, fewer steps
 
 
 @pytest.mark.slow

@@ -61,5 +61,63 @@ def test_bad_status_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="status must be one of"):
         load_slide_map(p)
     p.write_text("slides:\n  - {title: A, occurrence: 1, status: covered, section: x.md#a}\n")
-    with pytest.raises(ValueError, match="needs 'section' and 'test'"):
+    with pytest.raises(ValueError, match="needs 'section', 'test' and 'code'"):
+        load_slide_map(p)
+
+
+def _imported_names(tree: ast.AST) -> dict[str, str]:
+    """Local name -> dotted lec4lib path, for every ``from lec4lib... import`` in a module."""
+    out = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("lec4lib"):
+            for a in n.names:
+                out[a.asname or a.name] = f"{n.module}.{a.name}"
+    return out
+
+
+def _names_used(tree: ast.Module, test_name: str) -> set[str]:
+    """Names read by the test function and by the module's functions it reaches (fixtures
+    it takes as arguments, helpers it calls), transitively."""
+    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    seen, todo, names = set(), [test_name], set()
+    while todo:
+        f = funcs[todo.pop()]
+        if f.name in seen:
+            continue
+        seen.add(f.name)
+        used = {n.id for n in ast.walk(f) if isinstance(n, ast.Name)} | {a.arg for a in f.args.args}
+        names |= used
+        todo += [u for u in used if u in funcs and u not in seen]
+    return names
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["status"] == "covered"],
+                         ids=lambda e: f"{e['title']}#{e['occurrence']}")
+def test_code_names_a_lec4lib_object_that_the_claim_test_calls(entry):
+    import importlib
+
+    code = entry["code"]
+    assert code.startswith("lec4lib."), code
+    try:                                   # a module ...
+        importlib.import_module(code)
+        is_module = True
+    except ModuleNotFoundError:            # ... or an object of one
+        module, _, attr = code.rpartition(".")
+        assert hasattr(importlib.import_module(module), attr), f"{code} does not exist"
+        is_module = False
+    file, _, name = entry["test"].partition("::")
+    tree = ast.parse((ROOT / file).read_text())
+    imported = _imported_names(tree)
+    used = _names_used(tree, name)
+    if is_module:
+        calls = {local for local, path in imported.items() if path.rpartition(".")[0] == code}
+    else:
+        calls = {local for local, path in imported.items() if path == code}
+    assert calls & used, f"{entry['test']} does not use {code}"
+
+
+def test_a_covered_slide_without_code_is_rejected(tmp_path):
+    p = tmp_path / "m.yml"
+    p.write_text("slides:\n  - {title: A, occurrence: 1, section: x.md#a, test: t.py::test_a}\n")
+    with pytest.raises(ValueError, match="needs 'section', 'test' and 'code'"):
         load_slide_map(p)
