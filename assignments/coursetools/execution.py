@@ -9,6 +9,11 @@ Three things on top of nbgrader's:
 * **a wall-clock limit per notebook** (``notebook_timeout``): once it is spent, the cells
   still to run are not run and fail with ``NotebookTimeLimit`` (a kernel that ignores
   interrupts cannot hold the grader for longer);
+* **no idle waits around a kernel** (:class:`PromptKernelManager`): jupyter_client waits for
+  0.2 s of silence on IOPub after a kernel answers, and polls a killed kernel every 0.1 s,
+  on every notebook; here the kernel is ready when it has answered ``kernel_info`` and
+  IOPub has carried that request's ``idle`` status, and a killed kernel is polled every
+  5 ms;
 * **survival of a kernel death**: the cell that killed the kernel gets an error output (it
   fails), the kernel is restarted, the non-test code cells before it are run again (to
   rebuild the student's definitions) and execution goes on, so the other cells are still
@@ -23,13 +28,18 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from queue import Empty
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.utils import ensure_async
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Integer, List, Unicode, default
 
 from . import sandbox as sandboxing
 
@@ -40,6 +50,56 @@ TIME_LIMIT = "NotebookTimeLimit"
 
 def _error(ename: str, text: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"])
+
+
+class PromptKernelClient(AsyncKernelClient):
+    """A kernel client whose ``wait_for_ready`` returns as soon as the kernel is ready."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        """Return once the kernel has replied to ``kernel_info`` on the shell channel and
+        that request's ``idle`` status has arrived on IOPub (so IOPub is connected). An
+        IOPub subscription made after the kernel published misses the status: the request
+        is then sent again, as jupyter_client does. Messages left on IOPub are not drained:
+        a notebook client only reads the messages of its own requests."""
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            msg_id = self.kernel_info()
+            reply = None
+            while reply is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+                try:
+                    msg = await ensure_async(self.shell_channel.get_msg(timeout=min(1.0, left)))
+                except Empty:
+                    if not await ensure_async(self.is_alive()):
+                        raise RuntimeError("Kernel died before replying to kernel_info") from None
+                    break  # ask again
+                if msg["msg_type"] == "kernel_info_reply" and msg["parent_header"].get("msg_id") == msg_id:
+                    reply = msg
+            if reply is None:
+                continue
+            try:
+                while True:
+                    status = await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                    if status["msg_type"] == "status" and status["parent_header"].get("msg_id") == msg_id \
+                            and status["content"].get("execution_state") == "idle":
+                        self._handle_kernel_info_reply(reply)
+                        return
+            except Empty:
+                continue  # IOPub was not connected yet: ask again
+
+
+class PromptKernelManager(AsyncKernelManager):
+    """jupyter_client's ``AsyncKernelManager`` with :class:`PromptKernelClient` clients and a
+    5 ms poll for a kernel to end once it was killed (the default polls every 0.1 s)."""
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return PromptKernelClient
+
+    async def _async_wait(self, pollinterval: float = 0.005) -> None:
+        await super()._async_wait(pollinterval=pollinterval)
 
 
 class ExecuteSurvivingKernelDeath(Execute):
@@ -57,6 +117,11 @@ class ExecuteSurvivingKernelDeath(Execute):
                                      "(the course directory)").tag(config=True)
     skip_files = List(Unicode(), ["timestamp.txt"],
                       help="files of the notebook's folder not bound into the sandbox").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        # nbgrader's Execute passes its own kernel_manager_class
+        kwargs.setdefault("kernel_manager_class", PromptKernelManager)
+        super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
         delegate = getattr(_DELEGATE, "fn", None)

@@ -91,9 +91,10 @@ def course_config(root: Path, *, timeout: int | None = None, sandbox: bool = Tru
         extra.LateSubmissionPlugin.penalty_method = late_penalty
     from nbgrader.preprocessors import GetGrades
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from .feedback import HideHiddenTests
+    from .feedback import FeedbackHTMLExporter, HideHiddenTests
 
     extra.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    extra.GenerateFeedback.exporter_class = FeedbackHTMLExporter
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import LimitOutput
     from .feedback import LimitOutputLength

@@ -113,6 +113,17 @@ def _system_binds() -> list[str]:
     return args
 
 
+# What ``python -m ipykernel_launcher`` does, without the debugger: ipykernel imports debugpy
+# (and pydevd) when it can, a sixth of a grading kernel's start-up, and a graded notebook
+# is never debugged (the kernel spec says so, too).
+KERNEL_LAUNCHER = ("import sys\n"
+                   "if sys.path and sys.path[0] == '':\n"
+                   "    del sys.path[0]\n"
+                   "sys.modules['debugpy'] = None\n"
+                   "from ipykernel import kernelapp\n"
+                   "kernelapp.launch_new_instance()\n")
+
+
 def python_executable() -> str:
     """This interpreter's path as the sandbox can run it: absolute and without ``..``
     (``../.venv/bin/python grade.py`` gives a ``sys.executable`` that goes through a folder the
@@ -334,7 +345,7 @@ class Sandbox:
         # JPY_PARENT_PID is not passed in (in a PID namespace the kernel's parent is pid 1,
         # and ipykernel's parent poller would exit at once); without it ipykernel prints a
         # banner for every kernel unless its log level is CRITICAL
-        argv = self.wrap([python_executable(), "-m", "ipykernel_launcher", "-f", "{connection_file}",
+        argv = self.wrap([python_executable(), "-c", KERNEL_LAUNCHER, "-f", "{connection_file}",
                           "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL"])
         (spec / "kernel.json").write_text(json.dumps({
             "argv": argv, "display_name": "Python 3 (lec4 sandbox)", "language": "python",

@@ -195,7 +195,7 @@ def test_an_interpreter_path_through_a_hidden_folder_still_runs(tmp_path, monkey
                              capture_output=True, text=True, timeout=60)
         spec = json.loads((box.kernelspec_dir() / "lec4-sandbox" / "kernel.json").read_text())
     assert out.returncode == 0 and out.stdout == "ran\n", out.stderr
-    kernel_python = spec["argv"][spec["argv"].index("ipykernel_launcher") - 2]
+    kernel_python = spec["argv"][spec["argv"].index(sandbox.KERNEL_LAUNCHER) - 2]
     assert kernel_python.endswith("python") and ".." not in kernel_python.split(os.sep)
 
 
