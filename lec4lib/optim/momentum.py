@@ -11,7 +11,18 @@ from ..validation import check_number
 __all__ = ["MomentumEMA", "HeavyBall"]
 
 
-class MomentumEMA(Optimizer):
+class _Momentum(Optimizer):
+    """Base of the momentum methods: the momentum ``β`` and a velocity ``v`` (``v_0 = 0``)."""
+
+    def __init__(self, lr, beta: float = 0.9):
+        self.beta = check_number(beta, "beta", 0.0, 1.0)
+        super().__init__(lr)
+
+    def _init_state(self, w):
+        self.state = {"v": np.zeros_like(w)}
+
+
+class MomentumEMA(_Momentum):
     """Momentum as a moving average (the slide's first form).
 
     ``v_t = β v_{t−1} + (1 − β) g_t``,  ``w_{t+1} = w_t − α_t v_t``,  ``v_0 = 0``.
@@ -37,13 +48,6 @@ class MomentumEMA(Optimizer):
 
     name = "Momentum (EMA)"
 
-    def __init__(self, lr, beta: float = 0.9):
-        self.beta = check_number(beta, "beta", 0.0, 1.0)
-        super().__init__(lr)
-
-    def _init_state(self, w):
-        self.state = {"v": np.zeros_like(w)}
-
     def _update(self, w, g, lr):
         v, b = self.state["v"], self._buf[0]
         v *= self.beta
@@ -51,7 +55,7 @@ class MomentumEMA(Optimizer):
         w -= np.multiply(v, lr, out=b)
 
 
-class HeavyBall(Optimizer):
+class HeavyBall(_Momentum):
     """Momentum as a velocity (the slide's "another equivalent form", Polyak's heavy ball).
 
     ``v_t = β v_{t−1} + α_t g_t``,  ``w_{t+1} = w_t − v_t``,  ``v_0 = 0``.
@@ -73,13 +77,6 @@ class HeavyBall(Optimizer):
     """
 
     name = "Heavy ball"
-
-    def __init__(self, lr, beta: float = 0.9):
-        self.beta = check_number(beta, "beta", 0.0, 1.0)
-        super().__init__(lr)
-
-    def _init_state(self, w):
-        self.state = {"v": np.zeros_like(w)}
 
     def _update(self, w, g, lr):
         v = self.state["v"]

@@ -36,6 +36,7 @@ class Optimizer:
         """Forget all state: the next step is step 1 again."""
         self.t = 0
         self.state: dict[str, np.ndarray] = {}
+        self._buf = None   # scratch arrays, allocated (with the state) by the first update
 
     def lr_at(self, t: int) -> float:
         """The step size of the update made after ``t`` updates (``t = 0, 1, …``)."""
@@ -53,7 +54,7 @@ class Optimizer:
         g = np.asarray(g, dtype=w.dtype)
         if g.shape != w.shape:
             raise ValueError(f"gradient has shape {g.shape}, parameters have shape {w.shape}")
-        if not self.state:
+        if self._buf is None:
             self._init_state(w)
             # scratch space: the updates below write into these instead of allocating
             # temporaries (same operations in the same order, so the same rounding)
@@ -69,7 +70,7 @@ class Optimizer:
 
     # -- to be provided by subclasses
     def _init_state(self, w: np.ndarray) -> None:
-        self.state = {"_": np.empty(0)}
+        """Allocate ``self.state`` for parameters shaped like ``w`` (none by default)."""
 
     def _update(self, w: np.ndarray, g: np.ndarray, lr: float) -> None:  # pragma: no cover
         raise NotImplementedError
