@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problems.quadratic import _curvatures
-from ..validation import check_positive_array, check_unit_interval_array
+from ..validation import check_number, check_positive_array, check_unit_interval_array
 
 __all__ = ["heavy_ball_radius", "nesterov_radius", "gd_optimal", "heavy_ball_optimal",
            "momentum_noise_floor", "ema_variance_ratio",
@@ -137,7 +137,7 @@ def momentum_noise_floor(alpha: float, beta: float, curvature: float, sigma: flo
     Parameters
     ----------
     alpha, curvature, sigma : float
-        Step ``α > 0``, curvature ``λ > 0``, noise standard deviation ``σ > 0``.
+        Step ``α > 0``, curvature ``λ > 0``, noise standard deviation ``σ >= 0``.
     beta : float
         Momentum in ``[0, 1)``.
     form : {"ema", "velocity"}
@@ -151,7 +151,7 @@ def momentum_noise_floor(alpha: float, beta: float, curvature: float, sigma: flo
     a = float(check_positive_array("alpha", alpha))
     b = float(check_unit_interval_array("beta", beta))
     lam = float(check_positive_array("curvature", curvature))
-    s2 = float(check_positive_array("sigma", sigma)) ** 2
+    s2 = check_number(sigma, "sigma", 0.0) ** 2
     if form == "ema":
         a = a * (1 - b)
     elif form != "velocity":

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..optim.schedules import as_schedule
+from .momentum import momentum_noise_floor
 from ..validation import check_int
 
 __all__ = ["noise_floor_theory", "second_moment_recursion", "simulate_noisy_quadratic",
@@ -60,7 +61,7 @@ def noise_floor_theory(lr: float, mu: float, sigma: float) -> float:
     lr = float(lr)
     if not (0 < lr < 2 / mu):
         raise ValueError(f"lr must lie in (0, 2/mu) = (0, {2 / mu}) for a stationary state, got {lr}")
-    return lr * sigma ** 2 / (mu * (2 - lr * mu))
+    return momentum_noise_floor(lr, 0.0, mu, sigma, form="velocity")   # SGD is momentum at β = 0
 
 
 def second_moment_recursion(lr, mu: float, sigma: float, n_steps: int, w0: float = 1.0) -> np.ndarray:

@@ -41,7 +41,7 @@ def test_noise_floor_forms_relate_by_one_minus_beta():
     (lambda: quadratic_spectrum(0.5), "kappa"),
     (lambda: quadratic_spectrum(10, d=1), "d must be"),
     (lambda: momentum_noise_floor(0.1, 0.5, 1.0, 1.0, form="adam"), "form"),
-    (lambda: momentum_noise_floor(0.1, 0.5, 1.0, 0.0), "sigma"),
+    (lambda: momentum_noise_floor(0.1, 0.5, 1.0, -1.0), "sigma"),
     (lambda: ema_variance_ratio(1.0), "beta"),
     (lambda: ema_weights(0.5, 0), "k must be"),
 ])
