@@ -26,19 +26,20 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
+
 from ..validation import check_int
 
-__all__ = ["AlexNet", "LAYERS", "IMAGE_SIZE", "caffe_init_", "caffe_name",
+__all__ = ["AlexNet", "LAYERS", "caffe_init_", "caffe_name",
            "caffe_expected_norms", "alexnet_flops_per_image"]
 
 #: Input side length (pixels) of the original network.
-IMAGE_SIZE = 227
 
 #: Layer names in the order of the network (input to output).
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
 # (weight std, bias constant) of Caffe's bvlc AlexNet-style initialization used by the
-# LARS paper's table (FIELD-NOTES: the slide's ‖w‖ column is reproduced by these values).
+# LARS paper's table (the slide's ‖w‖ column is reproduced by these values: the claim test
+# test_alexnet_weight_norms_match_the_slide_within_one_percent).
 _CAFFE_INIT = {name: (0.01, 0.01) for name in LAYERS}
 _CAFFE_INIT["fc6"] = (0.005, 0.1)
 _CAFFE_INIT["fc7"] = (0.005, 0.1)

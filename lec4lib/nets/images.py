@@ -27,10 +27,12 @@ import numpy as np
 import torch
 from ..validation import check_int
 
-__all__ = ["synthetic_images", "ImageFolder", "write_image_folder", "IMAGENET_MEAN",
+__all__ = ["synthetic_images", "ImageFolder", "write_image_folder", "IMAGE_SIZE", "IMAGENET_MEAN",
            "IMAGENET_STD", "IMAGE_EXTENSIONS"]
 
 #: Per-channel mean and std of ImageNet's training images (RGB, values in [0, 1]).
+#: side of AlexNet's input images, the default size of the images made or read here
+IMAGE_SIZE = 227
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: File name endings that :class:`ImageFolder` reads.
@@ -48,7 +50,7 @@ def _class_recipes(num_classes: int, class_seed: int) -> dict[str, torch.Tensor]
     }
 
 
-def synthetic_images(n: int, *, num_classes: int = 1000, image_size: int = 227, seed: int = 0,
+def synthetic_images(n: int, *, num_classes: int = 1000, image_size: int = IMAGE_SIZE, seed: int = 0,
                      class_seed: int = 0, noise: float = 0.3, labels=None, device="cpu"):
     """Generate ``n`` structured, ImageNet-shaped images with their labels.
 
@@ -155,7 +157,7 @@ class ImageFolder:
     (2, ['class_000', 'class_001'], (3, 16, 16))
     """
 
-    def __init__(self, root, image_size: int = 227):
+    def __init__(self, root, image_size: int = IMAGE_SIZE):
         self.root = Path(root)
         self.image_size = check_int("image_size", image_size, 8)
         if not self.root.is_dir():

@@ -21,7 +21,7 @@ from scipy.special import expit
 
 from . import kernels
 
-__all__ = ["LogisticRegression", "LeastSquares", "log1pexp", "sigmoid"]
+__all__ = ["LogisticRegression", "LeastSquares", "log1pexp", "sigmoid", "minimum_of"]
 
 
 def log1pexp(z):

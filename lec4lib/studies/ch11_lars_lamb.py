@@ -64,6 +64,7 @@ folder the book reads) and prints progress to stderr while it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as _dt
 import json
@@ -82,7 +83,7 @@ from torch.nn import functional as F
 
 from ..nets.alexnet import AlexNet, alexnet_flops_per_image, caffe_name
 from ..nets.images import ImageFolder, synthetic_images
-from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, train
+from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, torch_threads, train
 from ..nets.trust_ratio import layerwise_param_groups, trust_ratio_table
 from ..optim.lars import LARS
 
@@ -153,10 +154,7 @@ def compare_lars_sgd(sgd_lrs=(0.1, 1.0), lars_lrs=(1.0,), *, batch_size: int = 1
     if threads is not None and (int(threads) != threads or threads < 1):
         raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
     tr, te = load_digits_tensors(seed=seed)
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
+    with torch_threads(int(threads)) if threads is not None else contextlib.nullcontext():
         runs = []
         for lr in sgd_lrs:
             model = SmallCNN(seed=seed)
@@ -169,8 +167,6 @@ def compare_lars_sgd(sgd_lrs=(0.1, 1.0), lars_lrs=(1.0,), *, batch_size: int = 1
                        trust_coefficient=trust_coefficient)
             runs.append(LarsSgdRun("LARS", float(lr),
                                    train(model, opt, tr, batch_size, epochs, seed, test_data=te)))
-    finally:
-        torch.set_num_threads(previous)
     return runs
 
 

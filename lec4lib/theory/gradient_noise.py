@@ -24,7 +24,7 @@ __all__ = ["all_subsets_mean_gradient", "gradient_spread", "minibatch_variance_t
            "sample_minibatch_gradients", "minibatch_variance_measured", "monte_carlo_mean_error"]
 
 
-def _check_b(objective, batch_size, replace=False):
+def _check_b(objective, batch_size):
     N = objective.n_samples
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or not (1 <= batch_size <= N):
         raise ValueError(f"batch_size must be an integer in 1..N = 1..{N}, got {batch_size!r}")

@@ -184,8 +184,8 @@ def test_page_renders_in_chromium(context, site_url, page_path):
     if broken:
         problems.append(f"images that did not load: {broken}")
 
-    # Executed outputs: a glued figure that fell back to its text repr (FIELD-NOTES: a
-    # non-interactive backend) or an empty glued value shows up here.
+    # Executed outputs: a glued figure that fell back to its text repr (as it does
+    # under a non-interactive backend such as MPLBACKEND=Agg) or an empty glued value shows up here.
     article = page.evaluate("() => (document.querySelector('article') || document.body).innerText")
     for bad in ("<Figure size", "<matplotlib.", "<IPython.core.display"):
         if bad in article:
