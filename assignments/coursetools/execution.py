@@ -219,8 +219,9 @@ def delegated(fn):
 
 
 def worker_init(settings: dict) -> None:
-    """Initialiser of a grading worker process: the course's configuration, once."""
-    from .pipeline import course_config
+    """Initialiser of a grading worker process: the course's configuration, once, and one
+    gradebook engine for its feedback (see ``pipeline.shared_gradebook_engines``)."""
+    from .pipeline import course_config, shared_gradebook_engines
 
     import os
 
@@ -228,6 +229,8 @@ def worker_init(settings: dict) -> None:
     settings = dict(settings)
     _WORKER["root"] = Path(settings.pop("root"))
     _WORKER["config"] = course_config(_WORKER["root"], **settings)
+    _WORKER["engines"] = shared_gradebook_engines()  # for the worker's life
+    _WORKER["engines"].__enter__()
 
 
 def worker_execute(nb_text: str, path: str) -> str:

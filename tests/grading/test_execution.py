@@ -134,3 +134,21 @@ def test_feedback_exporter_compiles_an_edited_template_again(tmp_path, monkeypat
     n = len(calls)
     (tmp_path / "t.j2").write_text("two {{ nb.cells | length }}")
     assert render() == "two 0" and len(calls) > n
+
+
+def test_gradebooks_share_one_engine_per_database_only_while_grading(tmp_path):
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+
+    from coursetools.pipeline import shared_gradebook_engines
+
+    one, other = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    original = nbgrader.api.create_engine
+    with shared_gradebook_engines():
+        with Gradebook(one) as a, Gradebook(one) as b, Gradebook(other) as c:
+            assert a.engine is b.engine and c.engine is not a.engine
+            a.add_student("alice")
+            assert [s.id for s in b.students] == ["alice"]
+    assert nbgrader.api.create_engine is original
+    with Gradebook(one) as a, Gradebook(one) as b:
+        assert a.engine is not b.engine and [s.id for s in a.students] == ["alice"]
