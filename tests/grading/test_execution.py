@@ -136,12 +136,18 @@ def test_feedback_exporter_compiles_an_edited_template_again(tmp_path, monkeypat
     assert render() == "two 0" and len(calls) > n
 
 
-def test_gradebooks_share_one_engine_per_database_only_while_grading(tmp_path):
+def test_gradebooks_share_one_engine_per_database_only_while_grading(tmp_path, monkeypatch):
+    import os
+    import sys
+    from pathlib import Path
+
     import nbgrader.api
     from nbgrader.api import Gradebook
 
     from coursetools.pipeline import shared_gradebook_engines
 
+    # a new gradebook runs the environment's `alembic` command
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     one, other = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     original = nbgrader.api.create_engine
     with shared_gradebook_engines():
