@@ -348,9 +348,10 @@ class Course:
     def _state_path(self, name: str) -> Path:
         return self.root / "grading-state" / f"{name}.json"
 
-    def _digest(self, name: str, student: str) -> str:
+    def _digest(self, name: str, student: str, due: str) -> str:
         """What a result depends on: the upload, the assignment's source and release, the
-        grading settings. A result whose digest is unchanged is not graded again."""
+        grading settings and the due date (``due``, from :meth:`_due_text`). A result whose
+        digest is unchanged is not graded again."""
         import hashlib
 
         h = hashlib.sha256()
@@ -359,7 +360,7 @@ class Course:
                      authoring.source_path(name, self.root), self.root / "release" / name / f"{name}.ipynb"):
             h.update(path.read_bytes() if path.exists() else b"-")
         h.update(json.dumps([self.timeout, self.sandbox, self.memory, self.notebook_timeout, self.max_bytes,
-                             self.late_penalty, self._due_text(name)]).encode())
+                             self.late_penalty, due]).encode())
         return h.hexdigest()
 
     def _due_text(self, name: str) -> str:
@@ -416,8 +417,9 @@ class Course:
             raise ValueError(f"regrade: no collected submission for {sorted(unknown)}")
         done: dict[str, GradeResult] = {}
         todo = []
+        due = self._due_text(name)
         for student in students:
-            digest = self._digest(name, student)
+            digest = self._digest(name, student, due)
             prev = state.get(student)
             if not force and student not in regrade and prev and prev.get("digest") == digest:
                 done[student] = GradeResult(**prev["result"])
