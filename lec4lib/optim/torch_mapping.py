@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .optimizer import Optimizer
-from ..validation import check_int
+from ..validation import check_int, check_lr
 
-__all__ = ["torch_trajectory"]
+__all__ = ["torch_trajectory", "torch_scheduler_values"]
 
 
 def torch_trajectory(optimizer: Optimizer, torch_factory, grad_fn, w0, steps: int,
@@ -64,3 +64,44 @@ def torch_trajectory(optimizer: Optimizer, torch_factory, grad_fn, w0, steps: in
         look[t + 1] = optimizer.gradient_point(w)
         theirs[t + 1] = p.detach().numpy()
     return ours, look, theirs
+
+
+def torch_scheduler_values(make_scheduler, lr: float, n_steps: int) -> np.ndarray:
+    """The step sizes ``η_0, …, η_{n−1}`` that a ``torch.optim.lr_scheduler`` produces.
+
+    The torch counterpart of :meth:`lec4lib.optim.schedules.Schedule.values`: a one-parameter
+    ``torch.optim.SGD`` with step ``lr`` is driven for ``n_steps`` steps, reading its step
+    size before each.
+
+    Parameters
+    ----------
+    make_scheduler : callable
+        ``make_scheduler(optimizer)`` returns the scheduler, e.g.
+        ``lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.3)``.
+    lr : float
+        The optimizer's (initial) step size, ``> 0``.
+    n_steps : int
+        Number of values, ``>= 0``.
+
+    Returns
+    -------
+    ndarray, shape (n_steps,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch_scheduler_values(lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.5), 1.0, 5)
+    array([1.  , 1.  , 0.5 , 0.5 , 0.25])
+    """
+    import torch
+
+    n = check_int("n_steps", n_steps, 0)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=check_lr(lr, schedule=False))
+    sched = make_scheduler(opt)
+    out = []
+    for _ in range(n):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return np.array(out)

@@ -67,7 +67,18 @@ def rate_between(norms, hi: float = 1e-2, lo: float = 1e-10) -> float:
 
 
 def steps_to_tolerance(iterates: np.ndarray, tol: float) -> int:
-    """First ``t`` with ``‖w_t‖ ≤ tol·‖w_0‖`` (``-1`` if never reached)."""
+    """First ``t`` with ``‖w_t‖ ≤ tol·‖w_0‖`` (``-1`` if never reached).
+
+    ``iterates`` has shape ``(T+1, …)``: the iterates, or a 1-D array of their norms (or of
+    any non-negative error measure, such as gradient norms).
+
+    Examples
+    --------
+    >>> steps_to_tolerance(0.5 ** np.arange(10), 0.1)
+    4
+    >>> steps_to_tolerance([1.0, 0.9], 0.1)
+    -1
+    """
     it = np.asarray(iterates, dtype=float)
     n = np.linalg.norm(it.reshape(it.shape[0], -1), axis=1)
     hit = np.nonzero(n <= tol * n[0])[0]

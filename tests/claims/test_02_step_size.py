@@ -13,6 +13,7 @@ from lec4lib.theory.noise_floor import (second_moment_recursion, simulate_noisy_
 from lec4lib.problems.objectives import LogisticRegression
 from lec4lib.optim.schedules import (Constant, CosineAnnealing, CosineWarmRestarts,
                                      CyclicTriangular, Polynomial, StepDecay)
+from lec4lib.optim.torch_mapping import torch_scheduler_values
 from lec4lib.optim.driver import sgd
 
 
@@ -97,17 +98,6 @@ def test_constant_step_sits_at_the_floor_and_slow_power_is_slow():
     assert slow[-1] > 100 * fast[-1]
 
 
-def _torch_lrs(make, lr, n):
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([p], lr=lr)
-    sch, out = make(opt), []
-    for _ in range(n):
-        out.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sch.step()
-    return np.array(out)
-
-
 def test_schedules_equal_torch_lr_scheduler():
     S, n = torch.optim.lr_scheduler, 300  # the chapter's settings
     pairs = [
@@ -118,7 +108,7 @@ def test_schedules_equal_torch_lr_scheduler():
         (CosineWarmRestarts(0.5, 50, 2), lambda o: S.CosineAnnealingWarmRestarts(o, 50, 2), 0.5),
     ]
     for ours, make, lr0 in pairs:
-        np.testing.assert_allclose(ours.values(n), _torch_lrs(make, lr0, n), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ours.values(n), torch_scheduler_values(make, lr0, n), rtol=1e-12, atol=1e-15)
 
 
 def test_schedules_that_end_small_beat_a_constant_step():

@@ -8,28 +8,17 @@ import torch
 
 from lec4lib.optim.schedules import (as_schedule, Constant, CosineAnnealing, CosineWarmRestarts,
                                      CyclicTriangular, Polynomial, StepDecay)
-
-
-def _torch_lrs(make_scheduler, lr, n, **opt_kwargs):
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([p], lr=lr, **opt_kwargs)
-    sched = make_scheduler(opt)
-    out = []
-    for _ in range(n):
-        out.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    return np.array(out)
+from lec4lib.optim.torch_mapping import torch_scheduler_values
 
 
 def test_step_decay_equals_torch_steplr():
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.3), 0.5, 60)
+    ref = torch_scheduler_values(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.3), 0.5, 60)
     np.testing.assert_allclose(StepDecay(0.5, 7, 0.3).values(60), ref, rtol=1e-12)
 
 
 @pytest.mark.parametrize("up,down", [(5, None), (4, 9)])
 def test_cyclic_triangular_equals_torch_cycliclr(up, down):
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.CyclicLR(
+    ref = torch_scheduler_values(lambda o: torch.optim.lr_scheduler.CyclicLR(
         o, base_lr=0.01, max_lr=0.2, step_size_up=up, step_size_down=down, mode="triangular",
         cycle_momentum=False), 0.01, 80)
     np.testing.assert_allclose(CyclicTriangular(0.01, 0.2, up, down).values(80), ref, rtol=1e-12)
@@ -38,13 +27,13 @@ def test_cyclic_triangular_equals_torch_cycliclr(up, down):
 @pytest.mark.parametrize("eta_min", [0.0, 0.01])
 def test_cosine_annealing_equals_torch(eta_min):
     # torch computes it recursively; agreement to rounding, including past T_max
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=25, eta_min=eta_min), 0.3, 70)
+    ref = torch_scheduler_values(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=25, eta_min=eta_min), 0.3, 70)
     np.testing.assert_allclose(CosineAnnealing(0.3, 25, eta_min).values(70), ref, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("T_0,T_mult", [(10, 1), (3, 2), (4, 3)])
 def test_cosine_warm_restarts_equals_torch(T_0, T_mult):
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+    ref = torch_scheduler_values(lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         o, T_0=T_0, T_mult=T_mult, eta_min=0.001), 0.2, 100)
     np.testing.assert_allclose(CosineWarmRestarts(0.2, T_0, T_mult, 0.001).values(100), ref, rtol=1e-12)
 

@@ -1,0 +1,28 @@
+"""The built site's API reference: every slide-map code link lands on a documented object."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from lec4lib.book.slidemap import api_href, load_slide_map
+from tests.conftest import ROOT
+
+SITE = ROOT / "_build" / "html"
+
+
+@pytest.mark.slow
+def test_every_code_link_of_the_slide_map_resolves_to_an_api_anchor():
+    if not (SITE / "chapters" / "99-slide-map.html").exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no built site at {SITE} (CI=true: run `make book` first)")
+        pytest.skip(f"no built site at {SITE} (run `make book`)")
+    page = (SITE / "chapters" / "99-slide-map.html").read_text("utf-8")
+    links = re.findall(r'href="(api/[^"#]+)#([^"]+)"', page)
+    covered = [e for e in load_slide_map() if e["status"] == "covered"]
+    assert sorted(f"{p}#{a}" for p, a in links) == sorted(api_href(e["code"]) for e in covered)
+    for target, anchor in links:
+        html = (SITE / "chapters" / target).read_text("utf-8")
+        assert f'id="{anchor}"' in html, f"{target} has no entry #{anchor}"
