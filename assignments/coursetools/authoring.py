@@ -18,6 +18,7 @@ any other cell
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -60,8 +61,8 @@ def _check_source_cell(cell, name: str) -> None:
     if "tests" in cell.metadata:
         code = text.replace(GUARD_MARK, "pass")
         compile(code, f"<{name} tests {cell.metadata['tests']}>", "exec")
-        for node in __import__("ast").parse(code).body:
-            if isinstance(node, __import__("ast").Expr) and not isinstance(node.value, __import__("ast").Call):
+        for node in ast.parse(code).body:
+            if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Call):
                 raise ValueError(f"{name}: tests cell {cell.metadata['tests']} has a bare expression "
                                  "(tests must be assert-only)")
 
@@ -70,7 +71,7 @@ def read_source(name: str) -> nbformat.NotebookNode:
     """Read ``assignments/authoring/<name>.py`` and check its cell markers."""
     path = AUTHORING / f"{name}.py"
     if not path.exists():
-        raise ValueError(f"name: no authoring source {path} (have {assignment_names()})")
+        raise ValueError(f"{name}: no authoring source {path} (have {assignment_names()})")
     nb = jupytext.read(path)
     ids = set()
     for cell in nb.cells:
