@@ -39,7 +39,7 @@ from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Any, Bool, Integer, List, Unicode, default
 
 from . import sandbox as sandboxing
 
@@ -98,8 +98,18 @@ class PromptKernelManager(AsyncKernelManager):
     def _client_factory_default(self):
         return PromptKernelClient
 
+    on_killed = Any(None, allow_none=True,
+                    help="called with no arguments once a killed kernel's process has ended "
+                         "(the sandbox's kill_all: what the kernel started must be gone "
+                         "before a restart binds the same sockets)")
+
     async def _async_wait(self, pollinterval: float = 0.005) -> None:
         await super()._async_wait(pollinterval=pollinterval)
+
+    async def _async_kill_kernel(self, restart: bool = False) -> None:
+        await super()._async_kill_kernel(restart=restart)
+        if self.on_killed is not None:
+            self.on_killed()
 
 
 class ExecuteSurvivingKernelDeath(Execute):
@@ -152,6 +162,8 @@ class ExecuteSurvivingKernelDeath(Execute):
         if box is None:
             return super().create_kernel_manager()
         self.km = self.kernel_manager_class(config=self.config, **box.kernel_manager_kwargs())
+        if isinstance(self.km, PromptKernelManager):
+            self.km.on_killed = box.kill_all
         self.kernel_name = "lec4-sandbox"
         return self.km
 

@@ -363,8 +363,13 @@ class Sandbox:
                     connection_file=str(self.ipc / "kernel.json"))
 
     # -- clean-up -----------------------------------------------------------------------------
-    def close(self) -> None:
-        """Kill whatever is left in the sandbox's cgroups and remove its traces."""
+    def kill_all(self) -> None:
+        """Kill every process left in the sandbox and wait until none is left (until its
+        cgroups are empty; without cgroups, give the kernel 0.1 s to deliver the
+        die-with-parent signals). A kernel restarted in the same sandbox binds the same IPC
+        sockets, so the old one must be gone first."""
+        if not self.cgroups:
+            time.sleep(0.1)
         for cg in self.cgroups:
             for _ in range(50):
                 try:
@@ -379,6 +384,11 @@ class Sandbox:
                     except OSError:
                         pass
                 time.sleep(0.02)
+
+    def close(self) -> None:
+        """Kill whatever is left in the sandbox's cgroups and remove its traces."""
+        self.kill_all()
+        for cg in self.cgroups:
             _remove_cgroup(cg)
         shutil.rmtree(self.staging, ignore_errors=True)
 

@@ -158,3 +158,35 @@ def test_gradebooks_share_one_engine_per_database_only_while_grading(tmp_path, m
     assert nbgrader.api.create_engine is original
     with Gradebook(one) as a, Gradebook(one) as b:
         assert a.engine is not b.engine and [s.id for s in a.students] == ["alice"]
+
+
+def test_a_killed_kernel_leaves_nothing_in_its_sandbox_before_a_restart():
+    """A restart binds the same IPC sockets in the same sandbox: the kill must have emptied
+    the sandbox first (the manager calls the sandbox's kill_all once the kernel's process ended)."""
+    box = sandbox.Sandbox()
+    try:
+        km = execution.PromptKernelManager(**box.kernel_manager_kwargs())
+        calls = []
+
+        def killed():
+            box.kill_all()
+            calls.append([(cg / "cgroup.procs").read_text().split() for cg in box.cgroups])
+
+        km.on_killed = killed
+
+        async def run():
+            await km.start_kernel()
+            kc = km.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=60)
+            await km.restart_kernel(now=True)
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive("x = 1", timeout=30)
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            return reply["content"]["status"]
+
+        assert asyncio.run(run()) == "ok"
+        assert len(calls) == 2 and all(procs == [] for call in calls for procs in call)
+    finally:
+        box.close()
