@@ -387,7 +387,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill whatever is left in the sandbox's cgroups and remove its traces."""
-        self.kill_all()
+        if self.cgroups:  # (without them there is nothing to kill or wait for here)
+            self.kill_all()
         for cg in self.cgroups:
             _remove_cgroup(cg)
         shutil.rmtree(self.staging, ignore_errors=True)
