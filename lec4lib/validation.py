@@ -36,7 +36,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_number", "check_int", "check_lr", "check_bool", "check_positive_array",
+__all__ = ["check_betas", "check_number", "check_int", "check_lr", "check_bool", "check_positive_array",
            "check_unit_interval_array"]
 
 
@@ -72,6 +72,23 @@ def check_number(value, name: str, low: float = -math.inf, high: float = math.in
             cond = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ValueError(f"Invalid {name}: {value!r} (must be {cond})")
     return v
+
+
+def check_betas(betas) -> tuple[float, float]:
+    """Adam's and LAMB's ``betas``: a pair ``(β₁, β₂)``, each in ``[0, 1)``, as floats.
+
+    Examples
+    --------
+    >>> check_betas((0.9, 0.999))
+    (0.9, 0.999)
+    >>> check_betas((0.9, 1.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid beta2: 1.0 (must be in [0, 1))
+    """
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"Invalid betas: {betas!r} (must be a pair (beta1, beta2))")
+    return (check_number(betas[0], "beta1", 0.0, 1.0), check_number(betas[1], "beta2", 0.0, 1.0))
 
 
 def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:

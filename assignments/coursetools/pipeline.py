@@ -173,11 +173,25 @@ class Course:
                      "course directory and the network; every result is flagged 'no sandbox'")
         self.flags: dict[tuple[str, str], list[str]] = {}
         self._api = None
-        # nbgrader creates a new gradebook by running the `alembic` command: make the
-        # environment's scripts findable even when it is not activated.
+        self._ensure_gradebook()
+
+    def _ensure_gradebook(self) -> None:
+        """Create the course's gradebook now if it is missing, with PATH changed for that alone.
+
+        nbgrader creates a new gradebook by running the ``alembic`` command found on PATH
+        (only then: an existing one is opened without it). The environment's scripts are
+        not on PATH when it is not activated, so they are put there for this call only;
+        the process's environment is as it was afterwards.
+        """
+        if (self.root / "gradebook.db").exists():
+            return
         bindir = str(Path(sys.executable).parent)
-        if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-            os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        path = os.environ.get("PATH", "")
+        if bindir not in path.split(os.pathsep):
+            path = bindir + (os.pathsep + path if path else "")
+        with _setenv(PATH=path):
+            with self.gradebook():
+                pass
 
     # -- nbgrader plumbing -------------------------------------------------------------
     @property

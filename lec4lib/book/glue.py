@@ -14,7 +14,7 @@ raises, so a broken book environment cannot pass for a Colab one.
 
 from __future__ import annotations
 
-__all__ = ["glue", "myst_nb_available"]
+__all__ = ["glue", "glue_values", "myst_nb_available"]
 
 
 def _myst_nb_glue():
@@ -59,3 +59,24 @@ def glue(name: str, value, display: bool = True) -> None:
             print(value)
         else:
             ipython_display(value)
+
+
+def glue_values(values) -> None:
+    """Glue every ``name: value`` of a mapping, none of them displayed.
+
+    A chapter computes in a visible cell and glues in the hidden cell after it (tagged
+    ``remove-cell``), in one call: ``glue_values({"name": value, ...})``. Same as
+    ``glue(name, value, display=False)`` for each item, in order.
+
+    Examples
+    --------
+    >>> glue_values({"answer": 42})      # without MyST-NB nothing is shown
+    >>> glue_values([("answer", 42)])
+    Traceback (most recent call last):
+    ...
+    ValueError: glue_values takes a mapping name -> value, got list
+    """
+    if not hasattr(values, "items"):
+        raise ValueError(f"glue_values takes a mapping name -> value, got {type(values).__name__}")
+    for name, value in values.items():
+        glue(name, value, display=False)

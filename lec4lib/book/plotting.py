@@ -1,15 +1,24 @@
 """One plotting style for every figure of the book.
 
 Chapters call :func:`new_figure` instead of ``plt.subplots`` so that every plot has the
-same size, fonts, colours and grid.
+same size, fonts, colours and grid, and :func:`glue_figure` when the figure is done.
+
+The style is matplotlib's process-wide ``rcParams`` (line widths, fonts and legends are
+read from them while the figure is drawn, not only when it is created), so it is applied
+for as long as a book figure is open and no longer: the first :func:`new_figure` saves
+the caller's ``rcParams`` and applies :data:`STYLE`, and the :func:`glue_figure` that closes
+the last open book figure restores them. :func:`book_style` is the same as a context
+manager, for code that draws with plain ``plt``.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-__all__ = ["STYLE", "COLORS", "use_style", "new_figure", "glue_figure"]
+__all__ = ["STYLE", "COLORS", "book_style", "new_figure", "glue_figure"]
 
 #: Colour cycle (colour-blind friendly, Okabe–Ito).
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -31,9 +40,41 @@ STYLE = {
 }
 
 
-def use_style() -> None:
-    """Apply the book's matplotlib style globally (idempotent)."""
-    mpl.rcParams.update(STYLE)
+#: figures made by new_figure and not yet glued; the caller's rcParams while any is open
+_open_figures: set[int] = set()
+_saved_rc: dict | None = None
+
+
+def _enter_style() -> None:
+    global _saved_rc
+    if _saved_rc is None:
+        _saved_rc = mpl.rcParams.copy()
+        mpl.rcParams.update(STYLE)
+
+
+def _leave_style() -> None:
+    global _saved_rc
+    if _saved_rc is not None and not _open_figures:
+        saved, _saved_rc = _saved_rc, None
+        with contextlib.suppress(Exception):   # a backend switch restores what it can
+            mpl.rcParams.update(saved)
+
+
+@contextlib.contextmanager
+def book_style():
+    """Draw in the book's style inside the block; the previous ``rcParams`` come back after.
+
+    Examples
+    --------
+    >>> before = mpl.rcParams["lines.linewidth"]
+    >>> with book_style():
+    ...     mpl.rcParams["lines.linewidth"] == STYLE["lines.linewidth"]
+    True
+    >>> mpl.rcParams["lines.linewidth"] == before
+    True
+    """
+    with mpl.rc_context(STYLE):
+        yield
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
@@ -56,12 +97,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
     """
     if nrows < 1 or ncols < 1:
         raise ValueError(f"nrows and ncols must be >= 1, got {nrows} and {ncols}")
-    use_style()
     w0, h0 = STYLE["figure.figsize"]
     width = width if width is not None else w0 * (1 if ncols == 1 else 0.75 * ncols)
     height = height if height is not None else h0 * (1 if nrows == 1 else 0.8 * nrows)
     kwargs.setdefault("layout", "constrained")
-    return plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
+    _enter_style()
+    try:
+        fig, ax = plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
+    except BaseException:
+        _leave_style()
+        raise
+    _open_figures.add(id(fig))
+    return fig, ax
 
 
 def glue_figure(name: str, fig) -> None:
@@ -70,9 +117,14 @@ def glue_figure(name: str, fig) -> None:
     Closing matters: an open figure is also displayed at the end of the cell, so the
     page would show it twice. Without MyST-NB (a chapter run on Colab from a plain
     install of lec4lib, see :mod:`lec4lib.book.glue`) no ``{glue:figure}`` can show the
-    figure, so it is displayed here, once, instead.
+    figure, so it is displayed here, once, instead. When no other book figure is open,
+    the caller's ``rcParams`` are restored (see the module's note on the style).
     """
     from .glue import glue, myst_nb_available
 
-    glue(name, fig, display=not myst_nb_available())
-    plt.close(fig)
+    try:
+        glue(name, fig, display=not myst_nb_available())
+    finally:
+        plt.close(fig)
+        _open_figures.discard(id(fig))
+        _leave_style()

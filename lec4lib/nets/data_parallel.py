@@ -38,7 +38,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn import functional as F
 
-from .training import digits_train_size, load_digits_tensors, SmallCNN
+from .training import digits_train_size, load_digits_tensors, SmallCNN, torch_threads
 
 __all__ = ["free_port", "global_batch", "data_parallel_step", "single_process_step",
            "run_data_parallel_check", "compare"]
@@ -144,7 +144,7 @@ def data_parallel_step(rank: int, world_size: int, seed: int, per_worker_batch: 
 def _spawn_worker(rank: int, world_size: int, port: int, seed: int, per_worker_batch: int,
                   lr: float, dtypes: list[str], out_dir: str, timeout_s: float) -> None:
     """Entry point of a spawned worker (module level, so ``spawn`` can import it)."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)   # this process is the worker: it ends when the step is done
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=world_size, timeout=timedelta(seconds=timeout_s))
     try:
@@ -239,9 +239,10 @@ def run_data_parallel_check(world_size: int = 2, per_worker_batch: int = 32, *, 
         results = torch.load(Path(out_dir) / "rank0.pt")
     out = {"world_size": world_size, "per_worker_batch": per_worker_batch,
            "global_batch": world_size * per_worker_batch, "wall_time": time.perf_counter() - t0}
-    for name in dtypes:
-        ref_g, ref_p = single_process_step(seed, world_size * per_worker_batch, lr, _DTYPES[name])
-        out[name] = compare(results[name], ref_g, ref_p)
+    with torch_threads(1):   # as the workers: the reference does not depend on the caller's threads
+        for name in dtypes:
+            ref_g, ref_p = single_process_step(seed, world_size * per_worker_batch, lr, _DTYPES[name])
+            out[name] = compare(results[name], ref_g, ref_p)
     return out
 
 

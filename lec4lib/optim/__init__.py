@@ -38,8 +38,8 @@ def make_optimizer(name: str, **hyper) -> Optimizer:
 
     Examples
     --------
-    >>> make_optimizer("adam", lr=0.1).beta2
-    0.999
+    >>> make_optimizer("adam", lr=0.1).betas
+    (0.9, 0.999)
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")

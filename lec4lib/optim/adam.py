@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .optimizer import Optimizer
-from ..validation import check_bool, check_number
+from ..validation import check_betas, check_bool, check_number
 
 __all__ = ["Adam"]
 
@@ -27,8 +27,8 @@ class Adam(Optimizer):
     ----------
     lr : float or callable
         Step size ``α > 0`` or a schedule ``α(t)``.
-    beta1, beta2 : float
-        Decay rates in ``[0, 1)``.
+    betas : tuple of float
+        The decay rates ``(β₁, β₂)``, each in ``[0, 1)`` (torch's name and default).
     eps : float
         ``ε > 0`` added to ``√v̂``.
     bias_correction : bool
@@ -38,10 +38,9 @@ class Adam(Optimizer):
 
     name = "Adam"
 
-    def __init__(self, lr=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+    def __init__(self, lr=1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  bias_correction: bool = True):
-        self.beta1 = check_number(beta1, "beta1", 0.0, 1.0)
-        self.beta2 = check_number(beta2, "beta2", 0.0, 1.0)
+        self.betas = check_betas(betas)
         self.eps = check_number(eps, "eps", 0.0, low_open=True)
         self.bias_correction = check_bool("bias_correction", bias_correction)
         super().__init__(lr)
@@ -51,10 +50,11 @@ class Adam(Optimizer):
 
     def _update(self, w, g, lr):
         m, v = self.state["m"], self.state["v"]
+        beta1, beta2 = self.betas
         t = float(self.t)
         # m ← lerp(m, g, 1 − β₁), computed as torch's lerp kernel does
         b0, b1 = self._buf
-        wt = 1.0 - self.beta1
+        wt = 1.0 - beta1
         np.subtract(g, m, out=b0)
         if wt < 0.5:
             b0 *= wt
@@ -63,13 +63,13 @@ class Adam(Optimizer):
             b0 *= 1.0 - wt
             np.subtract(g, b0, out=m)
         # v ← β₂ v + (1 − β₂) g²   (torch: mul_ then addcmul_)
-        v *= self.beta2
-        np.multiply(g, 1.0 - self.beta2, out=b0)
+        v *= beta2
+        np.multiply(g, 1.0 - beta2, out=b0)
         b0 *= g
         v += b0
         if self.bias_correction:
-            bc1 = 1.0 - self.beta1 ** t
-            bc2_sqrt = (1.0 - self.beta2 ** t) ** 0.5
+            bc1 = 1.0 - beta1 ** t
+            bc2_sqrt = (1.0 - beta2 ** t) ** 0.5
         else:
             bc1 = bc2_sqrt = 1.0
         step_size = lr / bc1

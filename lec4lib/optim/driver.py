@@ -170,7 +170,7 @@ def minibatch(objective, optimizer: Optimizer, w0=None, *, batch_size: int | Non
     >>> from lec4lib.optim.momentum import HeavyBall
     >>> from lec4lib.problems.objectives import LeastSquares
     >>> obj = LeastSquares(np.eye(4), np.ones(4))
-    >>> res = minibatch(obj, HeavyBall(lr=0.5, beta=0.5), batch_size=2, n_steps=200)
+    >>> res = minibatch(obj, HeavyBall(lr=0.5, momentum=0.5), batch_size=2, n_steps=200)
     >>> bool(np.allclose(res.w, obj.solve()))
     True
     """

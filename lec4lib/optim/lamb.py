@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from ..validation import check_number
+from ..validation import check_betas, check_number
 from .layerwise import LayerwiseOptimizer, _buckets, _check_flags, _check_lr, _zero_norm_guard
 
 __all__ = ["LAMB"]
@@ -85,11 +85,7 @@ class LAMB(LayerwiseOptimizer):
     @staticmethod
     def _validate(group: dict) -> None:
         _check_lr(group)
-        betas = group["betas"]
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"Invalid betas: {betas!r} (must be a pair (beta1, beta2))")
-        check_number(betas[0], "beta1", 0.0, 1.0)
-        check_number(betas[1], "beta2", 0.0, 1.0)
+        check_betas(group["betas"])
         check_number(group["eps"], "eps", 0.0)
         check_number(group["weight_decay"], "weight_decay", 0.0)
         _check_flags(group, ("bias_correction", "trust_clip", "adapt"))

@@ -12,10 +12,10 @@ __all__ = ["MomentumEMA", "HeavyBall"]
 
 
 class _Momentum(Optimizer):
-    """Base of the momentum methods: the momentum ``β`` and a velocity ``v`` (``v_0 = 0``)."""
+    """Base of the momentum methods: the momentum ``β`` (``momentum``) and a velocity ``v`` (``v_0 = 0``)."""
 
-    def __init__(self, lr, beta: float = 0.9):
-        self.beta = check_number(beta, "beta", 0.0, 1.0)
+    def __init__(self, lr, momentum: float = 0.9):
+        self.momentum = check_number(momentum, "momentum", 0.0, 1.0)
         super().__init__(lr)
 
     def _init_state(self, w):
@@ -36,12 +36,12 @@ class MomentumEMA(_Momentum):
     ----------
     lr : float or callable
         Step size ``α > 0`` or a schedule ``α(t)``.
-    beta : float
-        Discount factor ``β`` in ``[0, 1)``; ``β = 0`` is plain SGD.
+    momentum : float
+        The discount factor ``β`` in ``[0, 1)`` (torch's name); ``β = 0`` is plain SGD.
 
     Examples
     --------
-    >>> w = np.array([1.0]); opt = MomentumEMA(lr=1.0, beta=0.5)
+    >>> w = np.array([1.0]); opt = MomentumEMA(lr=1.0, momentum=0.5)
     >>> opt.step(w, lambda w: w)      # v = 0.5·1, w = 1 − 0.5
     array([0.5])
     """
@@ -50,8 +50,8 @@ class MomentumEMA(_Momentum):
 
     def _update(self, w, g, lr):
         v, b = self.state["v"], self._buf[0]
-        v *= self.beta
-        v += np.multiply(g, 1.0 - self.beta, out=b)
+        v *= self.momentum
+        v += np.multiply(g, 1.0 - self.momentum, out=b)
         w -= np.multiply(v, lr, out=b)
 
 
@@ -72,14 +72,14 @@ class HeavyBall(_Momentum):
     ----------
     lr : float or callable
         Step size ``α > 0`` or a schedule ``α(t)``.
-    beta : float
-        Momentum ``β`` in ``[0, 1)``.
+    momentum : float
+        The momentum ``β`` in ``[0, 1)`` (torch's name).
     """
 
     name = "Heavy ball"
 
     def _update(self, w, g, lr):
         v = self.state["v"]
-        v *= self.beta
+        v *= self.momentum
         v += np.multiply(g, lr, out=self._buf[0])
         w -= v

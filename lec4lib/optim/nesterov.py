@@ -26,8 +26,8 @@ class Nesterov(HeavyBall):
     ----------
     lr : float or callable
         Step size ``α > 0`` or a schedule ``α(t)``.
-    beta : float
-        Momentum ``β`` in ``[0, 1)``.
+    momentum : float
+        The momentum ``β`` in ``[0, 1)`` (torch's name).
     """
 
     name = "Nesterov"
@@ -35,7 +35,7 @@ class Nesterov(HeavyBall):
     def gradient_point(self, w):
         if "v" not in self.state:
             return w
-        return w - self.beta * self.state["v"]
+        return w - self.momentum * self.state["v"]
 
     def lookahead(self, w: np.ndarray) -> np.ndarray:
         """``w − β v``: the point torch's ``SGD(nesterov=True)`` stores as its parameter."""

@@ -33,7 +33,7 @@ def momentum_forms_gap(grad_fn, w0, lr, beta: float, steps: int) -> float:
 def ema_of_gradients(grads: np.ndarray, beta: float) -> np.ndarray:
     """The velocity ``v_t`` that :class:`MomentumEMA` holds after consuming ``grads`` (rows)."""
     grads = np.asarray(grads, dtype=float)
-    opt = MomentumEMA(lr=1.0, beta=beta)
+    opt = MomentumEMA(lr=1.0, momentum=beta)
     w = np.zeros(grads.shape[1:])
     out = np.empty_like(grads)
     for t, g in enumerate(grads):
@@ -79,7 +79,7 @@ def direction_variance(objective, w, beta: float, batch_size: int, steps: int = 
     rng = np.random.default_rng(seed)
     G = objective.per_sample_grads(w)                      # (N, d)
     N, d = G.shape
-    opt = MomentumEMA(lr=1.0, beta=beta)
+    opt = MomentumEMA(lr=1.0, momentum=beta)
     dummy = np.zeros((chains, d))
     g = None
     for _ in range(int(steps)):

@@ -6,8 +6,38 @@ from __future__ import annotations
 import numpy as np
 
 from ..optim.adagrad import Adagrad
+from ..optim.driver import run
+from ..validation import check_int
 
-__all__ = ["adagrad_rms_identity", "scale_invariance_gap"]
+__all__ = ["adagrad_rms_identity", "recorded_adagrad_run", "scale_invariance_gap"]
+
+
+def recorded_adagrad_run(objective, lr: float, *, batch_size: int, steps: int, seed: int = 0,
+                         eps: float = 1e-10) -> tuple[Adagrad, np.ndarray]:
+    """Adagrad from ``w = 0`` on minibatches drawn with replacement, keeping every gradient.
+
+    Each step draws ``batch_size`` indices with ``numpy.random.default_rng(seed)`` and takes
+    the minibatch gradient there.
+
+    Returns
+    -------
+    (optimizer, gradients)
+        The optimizer after the run (its ``state["G"]`` holds the accumulated squares) and
+        the ``steps`` gradients it was given, one row each.
+    """
+    steps = check_int("steps", steps)
+    batch_size = check_int("batch_size", batch_size)
+    rng = np.random.default_rng(seed)
+    grads = []
+
+    def minibatch_grad(w):
+        g = objective.minibatch_grad(w, rng.integers(objective.n_samples, size=batch_size))
+        grads.append(g.copy())
+        return g
+
+    opt = Adagrad(lr, eps=eps)
+    run(opt, minibatch_grad, np.zeros(objective.n_features), steps)
+    return opt, np.array(grads)
 
 
 def adagrad_rms_identity(grads: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,8 @@ def adam_step_ratio(beta1: float, beta2: float, steps: int, g: float = 1.0) -> n
     ratio at step ``t`` is ``(1 − β₁ᵗ)/√(1 − β₂ᵗ)``, i.e. ``(1 − β₁)/√(1 − β₂)`` at ``t = 1``.
     """
     steps = check_int("steps", steps)
-    a = Adam(lr=1.0, beta1=beta1, beta2=beta2, eps=1e-300)
-    b = Adam(lr=1.0, beta1=beta1, beta2=beta2, eps=1e-300, bias_correction=False)
+    a = Adam(lr=1.0, betas=(beta1, beta2), eps=1e-300)
+    b = Adam(lr=1.0, betas=(beta1, beta2), eps=1e-300, bias_correction=False)
     wa, wb = np.zeros(1), np.zeros(1)
     out = np.empty(steps)
     for t in range(steps):

@@ -5,7 +5,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["loglog_slope", "measured_contraction", "measured_rate", "rate_between", "steps_to_tolerance", "ulp_distance"]
+__all__ = ["central_difference_grad", "loglog_slope", "measured_contraction", "measured_rate", "rate_between", "steps_to_tolerance", "ulp_distance"]
+
+
+def central_difference_grad(f, w, h: float = 1e-6) -> np.ndarray:
+    """The gradient of ``f`` at ``w`` by central differences, ``(f(w + h e_i) − f(w − h e_i)) / 2h``.
+
+    Examples
+    --------
+    >>> central_difference_grad(lambda v: float(v @ v), np.array([1.0, -2.0])).round(6)
+    array([ 2., -4.])
+    """
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 1:
+        raise ValueError(f"w must be a 1-D array, got shape {w.shape}")
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"Invalid h: {h!r} (must be finite and > 0)")
+    return np.array([(f(w + h * e) - f(w - h * e)) / (2 * h) for e in np.eye(len(w))])
 
 
 def loglog_slope(x, y) -> float:

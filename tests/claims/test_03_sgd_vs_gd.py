@@ -10,6 +10,7 @@ from lec4lib.problems.datasets import load_digits_pm1
 from lec4lib.problems.objectives import LogisticRegression
 from lec4lib.optim.schedules import Polynomial
 from lec4lib.optim.driver import gd, sgd
+from lec4lib.studies.ch03_sgd_vs_gd import mean_final_gap
 
 BATCH = 32
 
@@ -85,12 +86,9 @@ def test_sgd_harder_to_tune_than_gd(problem):
     edge = 2 / np.linalg.eigvalsh(obj.hessian(w_star))[-1] * L
     assert 2.5 < edge < 4.0                           # the edge is 2/λ_max(H*) in units of 1/L
     lrs = np.array([0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
-
-    def final(lr, ep):
-        return np.mean([sgd(obj, lr=lr, batch_size=BATCH, epochs=ep, seed=s, record_every=pe).history.loss[-1]
-                        - f_star for s in range(3)])
-    f5 = np.array([final(lr, 5) for lr in lrs])
-    f50 = np.array([final(lr, 50) for lr in lrs])
+    f5, f50 = (np.array([mean_final_gap(obj, lr, batch_size=BATCH, epochs=ep, seeds=range(3), f_star=f_star,
+                                        record_every=pe) for lr in lrs])
+               for ep in (5, 50))
     i5, i50 = int(np.argmin(f5)), int(np.argmin(f50))
     assert 0 < i5 < len(lrs) - 1 and 0 < i50 < len(lrs) - 1   # a minimum inside the grid: U-shaped
     assert lrs[i50] < lrs[i5]                                  # and it moves with the budget

@@ -8,11 +8,10 @@ import torch
 
 from lec4lib.optim.torch_mapping import torch_trajectory
 from lec4lib.optim.driver import tuned_final_losses
-from lec4lib.studies.ch07_adagrad import adagrad_rms_identity, scale_invariance_gap
+from lec4lib.studies.ch07_adagrad import adagrad_rms_identity, recorded_adagrad_run, scale_invariance_gap
 from lec4lib.problems.datasets import load_breast_cancer_pm1
 from lec4lib.problems.objectives import LogisticRegression
 from lec4lib.optim.adagrad import Adagrad
-from lec4lib.optim.driver import run
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +23,7 @@ def raw():
 @pytest.fixture(scope="module")
 def recorded(raw):
     """The chapter's run: Adagrad(η = 0.03) for 1000 minibatch steps (batch 16, seed 0)."""
-    rng = np.random.default_rng(0)
-    grads = []
-
-    def g(w):
-        out = raw.minibatch_grad(w, rng.integers(raw.n_samples, size=16))
-        grads.append(out.copy())
-        return out
-
-    opt = Adagrad(0.03, eps=1e-10)
-    run(opt, g, np.zeros(30), 1000)
-    return opt, np.array(grads)
+    return recorded_adagrad_run(raw, 0.03, batch_size=16, steps=1000, seed=0)
 
 
 @pytest.mark.slow

@@ -268,3 +268,27 @@ def test_collect_rejects_bad_input(tmp_path):
         c.collect("hw1", tmp_path / "x.txt")
     with pytest.raises(ValueError, match="timeout"):
         Course(tmp_path / "c", timeout=0)
+
+
+def test_course_creates_its_gradebook_without_changing_path(tmp_path, monkeypatch):
+    import os
+    import sqlite3
+    import sys
+
+    from coursetools.pipeline import Course
+
+    bindir = str(Path(sys.executable).parent)
+    # the environment not activated: its scripts (alembic among them) are not on PATH
+    bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != bindir)
+    monkeypatch.setenv("PATH", bare)
+    Course(tmp_path / "c", log=lambda line: None)
+    assert os.environ["PATH"] == bare
+    db = sqlite3.connect(tmp_path / "c" / "gradebook.db")
+    try:
+        (version,), = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    finally:
+        db.close()
+    assert re.fullmatch(r"[0-9a-f]{6,}", version)
+    # an existing gradebook is opened as it is
+    Course(tmp_path / "c", log=lambda line: None)
+    assert os.environ["PATH"] == bare

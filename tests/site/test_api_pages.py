@@ -26,3 +26,16 @@ def test_every_code_link_of_the_slide_map_resolves_to_an_api_anchor():
     for target, anchor in links:
         html = (SITE / "chapters" / target).read_text("utf-8")
         assert f'id="{anchor}"' in html, f"{target} has no entry #{anchor}"
+
+
+def test_every_core_and_study_module_has_an_api_section():
+    import pkgutil
+
+    pages = "\n".join(p.read_text("utf-8") for p in (ROOT / "chapters" / "api").glob("*.md"))
+    documented = set(re.findall(r"^\.\. automodule:: (\S+)$", pages, re.M))
+    expected = {"lec4lib.validation"}
+    for sub in ("optim", "problems", "theory", "nets", "studies"):
+        expected.add(f"lec4lib.{sub}")
+        pkg = __import__(f"lec4lib.{sub}", fromlist=["__path__"])
+        expected |= {f"lec4lib.{sub}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)}
+    assert sorted(expected - documented) == []

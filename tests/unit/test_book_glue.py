@@ -107,10 +107,62 @@ def test_name_must_be_a_non_empty_string():
 
 def test_every_chapter_glues_through_lec4lib():
     chapters = sorted((ROOT / "chapters").glob("*.md"))
-    users = [md for md in chapters if re.search(r"\bglue\(", md.read_text("utf-8"))]
+    users = [md for md in chapters if re.search(r"\bglue(_values)?\(", md.read_text("utf-8"))]
     assert len(users) >= 10
     for md in chapters:
         text = md.read_text("utf-8")
         assert "import myst_nb" not in text and "from myst_nb" not in text, md.name
     for md in users:
-        assert "from lec4lib.book.glue import glue" in md.read_text("utf-8"), md.name
+        assert re.search(r"^from lec4lib\.book\.glue import (glue|glue_values|glue, glue_values)$",
+                         md.read_text("utf-8"), re.M), md.name
+
+
+def test_glue_values_glues_each_item_hidden_in_order(glued, shown):
+    book.glue_values({"first": 1.5, "second": "two"})
+    assert [m["scrapbook"]["name"] for _, m in glued] == ["first", "second"]
+    assert [list(b) for b, _ in glued] == [["application/papermill.record/text/plain"]] * 2
+    assert glued[0][0]["application/papermill.record/text/plain"] == "1.5"
+    assert shown == []
+
+
+def test_glue_values_without_myst_nb_shows_nothing(no_myst_nb, shown):
+    book.glue_values({"a": 1, "b": 2})
+    assert shown == []
+
+
+@pytest.mark.parametrize("bad", [[("a", 1)], "ab", None])
+def test_glue_values_rejects_what_is_not_a_mapping(bad):
+    with pytest.raises(ValueError, match="mapping"):
+        book.glue_values(bad)
+
+
+def test_the_book_style_holds_while_a_figure_is_open_and_is_restored_after(glued, monkeypatch):
+    import matplotlib as mpl
+
+    from lec4lib.book import plotting
+    monkeypatch.setitem(mpl.rcParams, "lines.linewidth", 0.7)
+    monkeypatch.setitem(mpl.rcParams, "legend.frameon", True)
+    before = mpl.rcParams.copy()
+    fig, ax = new_figure()
+    fig2, ax2 = new_figure(1, 2)
+    line, = ax.plot([0, 1], [0, 1])            # drawn after new_figure returned: still styled
+    assert line.get_linewidth() == plotting.STYLE["lines.linewidth"] != 0.7
+    assert mpl.rcParams["legend.frameon"] is False
+    glue_figure("first", fig)
+    # another book figure is still open: the style stays until it is glued too
+    assert mpl.rcParams["lines.linewidth"] == plotting.STYLE["lines.linewidth"]
+    glue_figure("second", fig2)
+    assert dict(mpl.rcParams) == dict(before)
+    assert mpl.rcParams["lines.linewidth"] == 0.7
+
+
+def test_book_style_context_restores_even_on_error():
+    import matplotlib as mpl
+
+    from lec4lib.book.plotting import STYLE, book_style
+    before = mpl.rcParams["font.size"]
+    with pytest.raises(RuntimeError):
+        with book_style():
+            assert mpl.rcParams["axes.grid"] is STYLE["axes.grid"]
+            raise RuntimeError
+    assert mpl.rcParams["font.size"] == before

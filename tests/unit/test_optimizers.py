@@ -22,15 +22,22 @@ def test_rejects_bad_learning_rate(cls, lr):
 
 @pytest.mark.parametrize("cls", [MomentumEMA, HeavyBall, Nesterov])
 @pytest.mark.parametrize("beta", [-0.1, 1.0, 1.5, float("nan")])
-def test_rejects_beta_outside_0_1(cls, beta):
-    with pytest.raises(ValueError, match=r"beta.*\[0, 1\)"):
-        cls(lr=0.1, beta=beta)
+def test_rejects_momentum_outside_0_1(cls, beta):
+    with pytest.raises(ValueError, match=r"^Invalid momentum: .* \(must be in \[0, 1\)\)$"):
+        cls(lr=0.1, momentum=beta)
 
 
-@pytest.mark.parametrize("kw", [{"beta1": 1.0}, {"beta1": -0.5}, {"beta2": 1.0}, {"beta2": -1e-9}])
+@pytest.mark.parametrize("kw", [{"betas": (1.0, 0.999)}, {"betas": (-0.5, 0.999)},
+                                {"betas": (0.9, 1.0)}, {"betas": (0.9, -1e-9)}])
 def test_adam_rejects_betas_outside_0_1(kw):
     with pytest.raises(ValueError, match=r"beta[12].*\[0, 1\)"):
         Adam(lr=0.1, **kw)
+
+
+@pytest.mark.parametrize("betas", [(0.9,), 0.9, (0.9, 0.99, 0.999), "ab"])
+def test_adam_betas_must_be_a_pair(betas):
+    with pytest.raises(ValueError, match=r"^Invalid betas: .* \(must be a pair \(beta1, beta2\)\)$"):
+        Adam(lr=0.1, betas=betas)
 
 
 @pytest.mark.parametrize("cls", [Adagrad, Adam])
@@ -118,4 +125,4 @@ def test_momentum_forms_and_nesterov_by_hand():
 def test_repr_shows_hyper_parameters_only():
     opt = Adam(lr=0.1)
     opt.update(np.zeros(3), np.ones(3))
-    assert repr(opt) == "Adam(beta1=0.9, beta2=0.999, eps=1e-08, bias_correction=True, lr=0.1)"
+    assert repr(opt) == "Adam(betas=(0.9, 0.999), eps=1e-08, bias_correction=True, lr=0.1)"

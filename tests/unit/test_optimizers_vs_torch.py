@@ -136,7 +136,7 @@ def test_adagrad_is_not_torch_adagrad_with_default_eps_placement():
 def test_adam_is_torch_adam(prob, lr, beta1, beta2, eps, steps):
     obj, L, w0 = prob
     ours, _, theirs = torch_trajectory(
-        Adam(lr, beta1=beta1, beta2=beta2, eps=eps),
+        Adam(lr, betas=(beta1, beta2), eps=eps),
         lambda p: torch.optim.Adam(p, lr=lr, betas=(beta1, beta2), eps=eps),
         obj.grad, w0, steps)
     _close(ours, theirs, rtol=1e-12)

@@ -61,7 +61,7 @@ def test_learning_rate_is_positive_everywhere_numpy_schedules_and_torch():
 
 def test_betas_and_flags_use_the_same_messages_in_numpy_and_torch_optimizers():
     with pytest.raises(ValueError, match=r"^Invalid beta2: 1.0 \(must be in \[0, 1\)\)$"):
-        Adam(0.1, beta2=1.0)
+        Adam(0.1, betas=(0.9, 1.0))
     with pytest.raises(ValueError, match=r"^Invalid momentum: 1.0 \(must be in \[0, 1\)\)$"):
         LARS([torch.zeros(2, requires_grad=True)], lr=0.1, momentum=1.0)
     with pytest.raises(ValueError, match=r"^Invalid bias_correction: 1 \(must be True or False\)$"):
