@@ -18,6 +18,8 @@ import contextlib
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+from ..validation import check_int
+
 __all__ = ["STYLE", "COLORS", "book_style", "new_figure", "glue_figure"]
 
 #: Colour cycle (colour-blind friendly, Okabe–Ito).
@@ -95,8 +97,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
     fig, ax
         As :func:`matplotlib.pyplot.subplots` returns them.
     """
-    if nrows < 1 or ncols < 1:
-        raise ValueError(f"nrows and ncols must be >= 1, got {nrows} and {ncols}")
+    nrows, ncols = check_int("nrows", nrows), check_int("ncols", ncols)
     w0, h0 = STYLE["figure.figsize"]
     width = width if width is not None else w0 * (1 if ncols == 1 else 0.75 * ncols)
     height = height if height is not None else h0 * (1 if nrows == 1 else 0.8 * nrows)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..validation import check_int
+from ..validation import check_int, check_number
 
 __all__ = ["AlexNet", "LAYERS", "caffe_init_", "caffe_name",
            "caffe_expected_norms", "alexnet_flops_per_image"]
@@ -77,8 +77,7 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, seed: int | None = 0, dropout: float = 0.5):
         super().__init__()
         num_classes = check_int("num_classes", num_classes, 2)
-        if not (0.0 <= float(dropout) < 1.0):
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        dropout = check_number(dropout, "dropout", 0.0, 1.0)
         self.num_classes = num_classes
         # with a seed, PyTorch's default initialization would be thrown away: build the
         # layers on the meta device (no memory, no RNG draws) and allocate them empty

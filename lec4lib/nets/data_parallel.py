@@ -38,6 +38,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn import functional as F
 
+from ..validation import check_int, check_lr, check_number
 from .training import digits_train_size, load_digits_tensors, SmallCNN, torch_threads
 
 __all__ = ["free_port", "global_batch", "data_parallel_step", "single_process_step",
@@ -65,8 +66,7 @@ def global_batch(seed: int, batch_size: int, dtype=torch.float32):
     ((8, 1, 8, 8), (8,))
     """
     (x, y), _ = load_digits_tensors(seed=seed, dtype=dtype)
-    if not (1 <= batch_size <= len(x)):
-        raise ValueError(f"batch_size must be in [1, {len(x)}], got {batch_size}")
+    batch_size = check_int("batch_size", batch_size, 1, len(x))
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:batch_size]
     return x[order], y[order]
 
@@ -206,21 +206,16 @@ def run_data_parallel_check(world_size: int = 2, per_worker_batch: int = 32, *, 
         Per dtype, the output of :func:`compare`; plus ``world_size``, ``per_worker_batch``,
         ``global_batch`` and ``wall_time``.
     """
-    for name, value, low in (("world_size", world_size, 1), ("per_worker_batch", per_worker_batch, 1),
-                             ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    n_train = digits_train_size()
-    if world_size * per_worker_batch > n_train:
-        raise ValueError(f"Invalid world_size * per_worker_batch: {world_size * per_worker_batch} "
-                         f"(must be <= {n_train}, the number of training digits)")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"Invalid learning rate: {lr!r} (must be > 0)")
+    world_size = check_int("world_size", world_size, 1)
+    per_worker_batch = check_int("per_worker_batch", per_worker_batch, 1)
+    seed = check_int("seed", seed, 0)
+    # the global batch k·b is at most the number of training digits
+    check_int("world_size * per_worker_batch", world_size * per_worker_batch, 1, digits_train_size())
+    lr = check_lr(lr, schedule=False)
     dtypes = list(dtypes)
     if not dtypes or any(d not in _DTYPES for d in dtypes):
         raise ValueError(f"dtypes must be a non-empty subset of {sorted(_DTYPES)}, got {dtypes!r}")
-    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-        raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
+    check_number(timeout_s, "timeout_s", 0.0, low_open=True)
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out_dir:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ..validation import check_int
+from ..validation import check_int, check_number
 
 __all__ = ["synthetic_images", "ImageFolder", "write_image_folder", "IMAGE_SIZE", "IMAGENET_MEAN",
            "IMAGENET_STD", "IMAGE_EXTENSIONS"]
@@ -96,8 +96,7 @@ def synthetic_images(n: int, *, num_classes: int = 1000, image_size: int = IMAGE
     image_size = check_int("image_size", image_size, 8)
     seed = check_int("seed", seed, 0)
     class_seed = check_int("class_seed", class_seed, 0)
-    if not (math.isfinite(float(noise)) and float(noise) >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    noise = check_number(noise, "noise", 0.0)
     device = torch.device(device)
     g = torch.Generator(device=device).manual_seed(seed)
     if labels is None:
@@ -195,13 +194,11 @@ class ImageFolder:
 
     def batch(self, indices):
         """Stack the images at ``indices`` into ``(x, y)`` tensors."""
-        indices = list(indices)
+        indices = indices.tolist() if isinstance(indices, torch.Tensor) else list(indices)
         if not indices:
             raise ValueError("indices must not be empty")
-        bad = [i for i in indices if not 0 <= int(i) < len(self)]
-        if bad:
-            raise ValueError(f"indices must be in [0, {len(self)}), got {bad[:3]}")
-        items = [self[int(i)] for i in indices]
+        indices = [check_int("indices entries", i, 0, len(self) - 1) for i in indices]
+        items = [self[i] for i in indices]
         return (torch.stack([x for x, _ in items]),
                 torch.tensor([label for _, label in items], dtype=torch.int64))
 

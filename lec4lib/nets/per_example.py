@@ -23,8 +23,9 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
+from ..theory.gradient_noise import minibatch_variance
 from ..theory.measure import loglog_slope
-from ..validation import check_int
+from ..validation import check_int, check_number
 
 __all__ = ["per_sample_gradients", "gradient_variance_vs_batch_size",
            "flops_per_step", "throughput_vs_batch_size", "saturation_batch_size",
@@ -34,18 +35,15 @@ __all__ = ["per_sample_gradients", "gradient_variance_vs_batch_size",
 def _check_batch_sizes(batch_sizes, high: int | None = None) -> list[int]:
     bs = list(batch_sizes)
     if not bs:
-        raise ValueError("batch_sizes must be a non-empty list of integers >= 1")
-    out = [check_int("batch_sizes entries", b) for b in bs]
-    if high is not None and max(out) > high:
-        raise ValueError(f"batch_sizes entries must be <= {high} (the number of examples), got {max(out)}")
-    return out
+        raise ValueError(f"Invalid batch_sizes: {bs!r} (must name at least one size)")
+    return [check_int("batch_sizes entries", b, 1, high) for b in bs]
 
 
 def _check_input_shape(input_shape) -> tuple[int, ...]:
     shape = tuple(input_shape)
-    if not shape or any(isinstance(s, bool) or int(s) != s or s < 1 for s in shape):
-        raise ValueError(f"input_shape must be a non-empty tuple of integers >= 1, got {input_shape!r}")
-    return tuple(int(s) for s in shape)
+    if not shape:
+        raise ValueError(f"Invalid input_shape: {input_shape!r} (must be a non-empty tuple)")
+    return tuple(check_int("input_shape entries", s) for s in shape)
 
 
 def per_sample_gradients(model: nn.Module, data, loss_fn=None) -> torch.Tensor:
@@ -133,8 +131,7 @@ def gradient_variance_vs_batch_size(per_sample_grads, batch_sizes, *, n_draws: i
     N = G.shape[0]
     bs = _check_batch_sizes(batch_sizes, None if replace else N)
     n_draws = check_int("n_draws", n_draws, 2)
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_int("seed", seed, 0)
     g = G.double().mean(0)
     trace_cov = float(((G.double() - g) ** 2).sum(1).mean())
     gen = torch.Generator().manual_seed(int(seed))
@@ -149,8 +146,7 @@ def gradient_variance_vs_batch_size(per_sample_grads, batch_sizes, *, n_draws: i
         counts.scatter_add_(1, idx, torch.ones(idx.shape, dtype=G.dtype))
         gb = (counts @ G).double() / b                       # (n_draws, d), G's precision
         measured.append(float(((gb - g) ** 2).sum(1).mean()))
-        fpc = 1.0 if replace else (N - b) / (N - 1)
-        predicted.append(trace_cov / b * fpc)
+        predicted.append(minibatch_variance(trace_cov, N, b, replace))
     slope = loglog_slope(bs, measured) if len(bs) >= 2 and min(measured) > 0 else float("nan")
     return {"batch_sizes": bs, "measured": measured, "predicted": predicted,
             "trace_cov": trace_cov, "slope": slope}
@@ -234,8 +230,7 @@ def throughput_vs_batch_size(model: nn.Module, input_shape, batch_sizes, *, repe
     shape = _check_input_shape(input_shape)
     bs = _check_batch_sizes(batch_sizes)
     repeats = check_int("repeats", repeats)
-    if not (isinstance(min_time, (int, float)) and min_time >= 0):
-        raise ValueError(f"min_time must be a number >= 0, got {min_time!r}")
+    min_time = check_number(min_time, "min_time", 0.0)
     device = torch.device(device)
     model = model.to(device)
     gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
@@ -274,8 +269,7 @@ def saturation_batch_size(batch_sizes, samples_per_s, fraction: float = 0.9) -> 
     bs, sp = np.asarray(list(batch_sizes)), np.asarray(list(samples_per_s), dtype=float)
     if bs.shape != sp.shape or bs.size == 0:
         raise ValueError("batch_sizes and samples_per_s must be non-empty and of equal length")
-    if not (0 < fraction <= 1):
-        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    fraction = check_number(fraction, "fraction", 0.0, 1.0, low_open=True, high_open=False)
     order = np.argsort(bs)
     bs, sp = bs[order], sp[order]
     return int(bs[np.argmax(sp >= fraction * sp.max())])

@@ -20,6 +20,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from ..validation import check_int, check_number
+
 __all__ = ["hessian_vector_product", "top_hessian_eigenvalue", "exact_hessian", "SharpnessResult"]
 
 
@@ -153,12 +155,9 @@ def top_hessian_eigenvalue(model: nn.Module, data, *, iters: int = 100, tol: flo
     9.0
     """
     params = _check(model, data)
-    if isinstance(iters, bool) or int(iters) != iters or iters < 1:
-        raise ValueError(f"iters must be an integer >= 1, got {iters!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    iters = check_int("iters", iters)
+    tol = check_number(tol, "tol", 0.0, low_open=True)
+    seed = check_int("seed", seed, 0)
     hvp = _HVP(model, data, loss_fn)
     d = hvp.flat_grad.numel()
     g = torch.Generator().manual_seed(int(seed))

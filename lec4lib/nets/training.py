@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from ..validation import check_int
+from ..validation import check_int, check_number
 
 __all__ = ["load_digits_tensors", "digits_train_size", "SmallCNN", "TrainHistory", "train", "evaluate", "torch_threads"]
 
@@ -45,8 +45,7 @@ def torch_threads(n: int = 1):
     >>> torch.get_num_threads() == before
     True
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    n = check_int("n", n)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -85,8 +84,7 @@ def load_digits_tensors(seed: int = 0, test_size: float = 0.25, dtype=torch.floa
     from sklearn.model_selection import train_test_split
 
     seed = check_int("seed", seed, 0)
-    if not (isinstance(test_size, (int, float)) and 0.0 < float(test_size) < 1.0):
-        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    test_size = check_number(test_size, "test_size", 0.0, 1.0, low_open=True)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
     digits = load_digits()
@@ -146,13 +144,11 @@ class SmallCNN(nn.Module):
     def __init__(self, seed: int = 0, channels=(8, 16), hidden: int = 32, num_classes: int = 10):
         super().__init__()
         seed = check_int("seed", seed, 0)
-        if len(channels) != 2 or any(int(c) != c or c < 1 for c in channels):
-            raise ValueError(f"channels must be two integers >= 1, got {channels!r}")
-        if int(hidden) != hidden or hidden < 1:
-            raise ValueError(f"hidden must be an integer >= 1, got {hidden!r}")
-        if int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-        c1, c2 = (int(c) for c in channels)
+        if len(channels) != 2:
+            raise ValueError(f"Invalid channels: {channels!r} (must be a pair of integers >= 1)")
+        c1, c2 = (check_int("channels entries", c) for c in channels)
+        hidden = check_int("hidden", hidden)
+        num_classes = check_int("num_classes", num_classes, 2)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.conv1 = nn.Conv2d(1, c1, 3, padding=1)
@@ -242,8 +238,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 1024):
     True
     """
     x, y = _check_data(data, "data")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
@@ -273,7 +268,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_
         ``(x, y)``, e.g. the first return value of :func:`load_digits_tensors`.
     batch_size : int
         Examples per step, ``1 <= batch_size``; a batch size above the training set size
-        is full-batch gradient descent.
+        is full-batch gradient descent (with ``drop_last``, at most the training set size).
     epochs : int
         Passes over the training set (``>= 1``). Steps per epoch are
         ``ceil(n / batch_size)`` (``floor`` with ``drop_last``).
@@ -304,16 +299,13 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_
     x, y = _check_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    # with drop_last, a batch larger than the training set would leave no batch at all
+    batch_size = check_int("batch_size", batch_size, 1, len(x) if drop_last else None)
+    epochs = check_int("epochs", epochs)
     seed = check_int("seed", seed, 0)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    n, b = len(x), min(int(batch_size), len(x))
-    if drop_last and int(batch_size) > n:
-        raise ValueError(f"batch_size {batch_size} > {n} examples with drop_last=True: no batch")
+    n, b = len(x), min(batch_size, len(x))
     n_batches = n // b if drop_last else math.ceil(n / b)
 
     hist = TrainHistory()

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..validation import check_int, check_number
+
 __all__ = ["TrustRow", "SLIDE_ALEXNET_TABLE", "trust_ratio_table", "ratio_spread",
            "layerwise_param_groups", "table_markdown"]
 
@@ -87,8 +89,7 @@ def trust_ratio_table(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, see
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)) or len(x) != len(y) or len(x) == 0:
         raise ValueError("x and y must be tensors of equal, non-zero length")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    seed = check_int("seed", seed, 0)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     was_training = model.training
@@ -152,8 +153,7 @@ def layerwise_param_groups(model: nn.Module, weight_decay: float = 0.0, *,
     >>> [(len(g["params"]), g["adapt"]) for g in groups]
     [(1, True), (1, False)]
     """
-    if not (float(weight_decay) >= 0):
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    weight_decay = check_number(weight_decay, "weight_decay", 0.0)
     params = [p for p in model.parameters() if p.requires_grad]
     if not exclude_bias_and_norm:
         return [{"params": params, "weight_decay": float(weight_decay), "adapt": True}]

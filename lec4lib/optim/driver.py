@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..validation import check_int
+from ..validation import check_int, check_number
 from . import make_optimizer
 from .optimizer import Optimizer
 from .sgd import SGD
@@ -116,9 +116,7 @@ def _steps_from(n_steps, epochs, steps_per_epoch):
         raise ValueError("give exactly one of n_steps and epochs")
     if n_steps is not None:
         return check_int("n_steps", n_steps, 0)
-    epochs = float(epochs)
-    if not (np.isfinite(epochs) and epochs >= 0):
-        raise ValueError(f"epochs must be a finite number >= 0, got {epochs}")
+    epochs = check_number(epochs, "epochs", 0.0)
     return int(round(epochs * steps_per_epoch))
 
 
@@ -180,9 +178,7 @@ def minibatch(objective, optimizer: Optimizer, w0=None, *, batch_size: int | Non
     N = objective.n_samples
     full = batch_size is None
     if not full:
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or not (1 <= batch_size <= N):
-            raise ValueError(f"batch_size must be an integer in 1..N = 1..{N}, got {batch_size!r}")
-        b = int(batch_size)
+        b = check_int("batch_size", batch_size, 1, N)
     if sampling not in SAMPLING:
         raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
     per_epoch = 1 if full else -(-N // b)
@@ -190,8 +186,8 @@ def minibatch(objective, optimizer: Optimizer, w0=None, *, batch_size: int | Non
     if record_every is None:
         record_every = max(1, T // 50)
     record_every = check_int("record_every", record_every, 1)
-    if average_from is not None and not (0 <= int(average_from) <= T):
-        raise ValueError(f"average_from must lie in 0..n_steps = 0..{T}, got {average_from}")
+    if average_from is not None:
+        average_from = check_int("average_from", average_from, 0, T)
 
     optimizer.reset()
     rng = np.random.default_rng(seed)
@@ -328,11 +324,9 @@ def run(optimizer: Optimizer, grad_fn: Callable[[np.ndarray], np.ndarray], w0,
     """
     if not isinstance(optimizer, Optimizer):
         raise ValueError(f"optimizer must be a lec4lib Optimizer, got {type(optimizer).__name__}")
-    if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps}")
+    steps = check_int("steps", steps, 0)
     w = np.array(w0, dtype=float)
     optimizer.reset()
-    steps = int(steps)
     if record is not None:
         out = np.empty(steps + 1)
         out[0] = record(w)

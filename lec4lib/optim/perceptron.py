@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_int, check_lr
+
 __all__ = ["perceptron_loss", "perceptron_subgradient", "PerceptronRun", "sgd_perceptron",
            "classic_perceptron", "margin_and_radius", "is_linearly_separable", "accuracy"]
 
@@ -127,12 +129,6 @@ def _orders(N, epochs, seed, shuffle):
         yield rng.permutation(N) if shuffle else np.arange(N)
 
 
-def _check_epochs(epochs):
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    return int(epochs)
-
-
 def sgd_perceptron(X, y, lr: float = 1.0, epochs: int = 100, seed: int = 0, shuffle: bool = True,
                    at_zero: str = "mistake", w0=None) -> PerceptronRun:
     """SGD with batch size 1 on the perceptron loss, using :func:`perceptron_subgradient`.
@@ -168,10 +164,8 @@ def sgd_perceptron(X, y, lr: float = 1.0, epochs: int = 100, seed: int = 0, shuf
     (True, 1, [1.0, 0.0])
     """
     X, y = _xy(X, y)
-    lr = float(lr)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr}")
-    epochs = _check_epochs(epochs)
+    lr = check_lr(lr, schedule=False)
+    epochs = check_int("epochs", epochs)
     N, d = X.shape
     w = np.zeros(d) if w0 is None else np.array(w0, dtype=float)
     if w.shape != (d,):
@@ -221,7 +215,7 @@ def classic_perceptron(X, y, epochs: int = 100, seed: int = 0, shuffle: bool = T
     [1.0, 0.0]
     """
     X, y = _xy(X, y)
-    epochs = _check_epochs(epochs)
+    epochs = check_int("epochs", epochs)
     N, d = X.shape
     w = np.zeros(d)
     path, per_epoch, w_sum, visits, ends = [w.copy()], [], np.zeros(d), 0, []

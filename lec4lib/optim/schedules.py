@@ -38,9 +38,7 @@ class Schedule:
 
     @staticmethod
     def _t(t) -> int:
-        if isinstance(t, bool) or int(t) != t or t < 0:
-            raise ValueError(f"step t must be an integer >= 0, got {t!r}")
-        return int(t)
+        return check_int("t", t, 0)
 
     def values(self, n_steps: int) -> np.ndarray:
         """The step sizes ``η_0, …, η_{n_steps−1}``.
@@ -54,9 +52,8 @@ class Schedule:
         -------
         ndarray, shape (n_steps,)
         """
-        if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
-            raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
-        return np.array([self(t) for t in range(int(n_steps))], dtype=float)
+        n_steps = check_int("n_steps", n_steps, 0)
+        return np.array([self(t) for t in range(n_steps)], dtype=float)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -135,10 +132,7 @@ class StepDecay(Schedule):
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1):
         self.lr = check_lr(lr, schedule=False)
         self.step_size = check_int("step_size", step_size)
-        gamma = float(gamma)
-        if not (0 < gamma <= 1):
-            raise ValueError(f"gamma must lie in (0, 1], got {gamma}")
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", 0.0, 1.0, low_open=True, high_open=False)
 
     def __call__(self, t: int) -> float:
         t = self._t(t)
@@ -171,9 +165,7 @@ class CyclicTriangular(Schedule):
     def __init__(self, base_lr: float, max_lr: float, step_size_up: int,
                  step_size_down: int | None = None):
         self.base_lr = check_number(base_lr, "base_lr", 0.0, low_open=True)
-        self.max_lr = float(max_lr)
-        if not (math.isfinite(self.max_lr) and self.max_lr >= self.base_lr):
-            raise ValueError(f"max_lr must be finite and >= base_lr = {self.base_lr}, got {max_lr}")
+        self.max_lr = check_number(max_lr, "max_lr", self.base_lr)     # >= base_lr
         self.step_size_up = check_int("step_size_up", step_size_up)
         self.step_size_down = (self.step_size_up if step_size_down is None
                                else check_int("step_size_down", step_size_down))
@@ -212,9 +204,7 @@ class CosineAnnealing(Schedule):
     def __init__(self, lr: float, T_max: int, eta_min: float = 0.0):
         self.lr = check_lr(lr, schedule=False)
         self.T_max = check_int("T_max", T_max)
-        self.eta_min = check_number(eta_min, "eta_min", 0.0)
-        if self.eta_min > self.lr:
-            raise ValueError(f"eta_min must be <= lr = {self.lr}, got {eta_min}")
+        self.eta_min = check_number(eta_min, "eta_min", 0.0, self.lr, high_open=False)   # <= lr
 
     def __call__(self, t: int) -> float:
         t = self._t(t)
@@ -248,9 +238,7 @@ class CosineWarmRestarts(Schedule):
         self.lr = check_lr(lr, schedule=False)
         self.T_0 = check_int("T_0", T_0)
         self.T_mult = check_int("T_mult", T_mult)
-        self.eta_min = check_number(eta_min, "eta_min", 0.0)
-        if self.eta_min > self.lr:
-            raise ValueError(f"eta_min must be <= lr = {self.lr}, got {eta_min}")
+        self.eta_min = check_number(eta_min, "eta_min", 0.0, self.lr, high_open=False)   # <= lr
 
     def __call__(self, t: int) -> float:
         t = self._t(t)

@@ -8,7 +8,7 @@ so the same seed always gives the same arrays.
 from __future__ import annotations
 
 import numpy as np
-from ..validation import check_int
+from ..validation import check_int, check_number
 
 __all__ = [
     "load_breast_cancer_pm1",
@@ -136,8 +136,7 @@ def make_logistic_data(n_samples: int, n_features: int, seed: int = 0, *, scale:
     """
     N = check_int("n_samples", n_samples)
     d = check_int("n_features", n_features)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be > 0, got {scale}")
+    scale = check_number(scale, "scale", 0.0, low_open=True)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((N, d))
     if intercept:
@@ -175,8 +174,7 @@ def make_linear_regression_data(n_samples: int, n_features: int, seed: int = 0, 
     """
     N = check_int("n_samples", n_samples)
     d = check_int("n_features", n_features)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    noise = check_number(noise, "noise", 0.0)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((N, d))
     w_true = rng.standard_normal(d)
@@ -216,10 +214,8 @@ def make_separable_data(n_samples: int, n_features: int, margin: float, seed: in
     """
     N = check_int("n_samples", n_samples)
     d = check_int("n_features", n_features, 2)
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be > 0, got {radius}")
-    if not (0 < margin < radius):
-        raise ValueError(f"margin must satisfy 0 < margin < radius = {radius}, got {margin}")
+    radius = check_number(radius, "radius", 0.0, low_open=True)
+    margin = check_number(margin, "margin", 0.0, radius, low_open=True)   # 0 < margin < radius
     rng = np.random.default_rng(seed)
     u = rng.standard_normal(d)
     u /= np.linalg.norm(u)
@@ -260,8 +256,7 @@ def train_test_split_seeded(X, y, test_fraction: float = 0.25, seed: int = 0):
     y = np.asarray(y)
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise ValueError(f"X must be (N, d) and y (N,), got shapes {X.shape} and {y.shape}")
-    if not (0 < test_fraction < 1):
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    test_fraction = check_number(test_fraction, "test_fraction", 0.0, 1.0, low_open=True)
     N = X.shape[0]
     n_test = max(1, int(round(test_fraction * N)))
     if n_test >= N:

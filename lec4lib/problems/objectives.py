@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import expit
 
 from . import kernels
+from ..validation import check_number
 
 __all__ = ["LogisticRegression", "LeastSquares", "log1pexp", "sigmoid", "minimum_of"]
 
@@ -71,9 +72,7 @@ class _FiniteSum:
             raise ValueError(f"y must be 1-D with len(y) == X.shape[0] = {X.shape[0]}, got shape {y.shape}")
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
             raise ValueError("X and y must be finite (no NaN or inf)")
-        l2 = float(l2)
-        if not (np.isfinite(l2) and l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
+        l2 = check_number(l2, "l2", 0.0)
         self.X = np.ascontiguousarray(X)
         self.y = np.ascontiguousarray(y)
         self.l2 = l2
@@ -99,7 +98,7 @@ class _FiniteSum:
             return None
         idx = np.asarray(idx)
         if idx.ndim != 1 or idx.size == 0:
-            raise ValueError(f"idx must be a non-empty 1-D integer array, got shape {idx.shape}")
+            raise ValueError(f"Invalid idx: shape {idx.shape} (must be a non-empty 1-D array of indices)")
         if not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(f"idx must hold integers, got dtype {idx.dtype}")
         if idx.min() < 0 or idx.max() >= self.n_samples:

@@ -8,18 +8,17 @@ by ``max_i |1 − ηλ_i|`` per step.
 from __future__ import annotations
 
 import numpy as np
-from ..validation import check_positive_array
+from ..validation import check_int, check_lr, check_number, check_positive_array
 
 
 __all__ = ["gd_quadratic", "quadratic_grad", "quadratic_spectrum"]
 
 
 def _curvatures(curvatures) -> np.ndarray:
-    lam = np.atleast_1d(np.asarray(curvatures, dtype=float))
+    """The Hessian's eigenvalues: a non-empty 1-D array (a number counts), finite and ``> 0``."""
+    lam = np.atleast_1d(check_positive_array("curvatures", curvatures))
     if lam.ndim != 1 or lam.size == 0:
-        raise ValueError(f"curvatures must be a non-empty 1-D array, got shape {lam.shape}")
-    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
-        raise ValueError(f"curvatures must be finite and > 0, got {lam}")
+        raise ValueError(f"Invalid curvatures: shape {lam.shape} (must be a non-empty 1-D array)")
     return lam
 
 
@@ -48,10 +47,8 @@ def gd_quadratic(curvatures, lr: float, steps: int, w0=None) -> np.ndarray:
     array([1.  , 0.5 , 0.25])
     """
     lam = _curvatures(curvatures)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid learning rate: {lr} (must be > 0)")
-    if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps}")
+    lr = check_lr(lr, schedule=False)
+    steps = check_int("steps", steps, 0)
     w = np.ones_like(lam) if w0 is None else np.asarray(w0, dtype=float).copy()
     if w.shape != lam.shape:
         raise ValueError(f"w0 has shape {w.shape}, curvatures have shape {lam.shape}")
@@ -71,17 +68,12 @@ def quadratic_grad(curvatures):
     >>> quadratic_grad([1.0, 2.0])(np.ones(2))
     array([1., 2.])
     """
-    lam = np.asarray(curvatures, dtype=float)
-    if lam.ndim != 1 or lam.size == 0 or np.any(~np.isfinite(lam)) or np.any(lam <= 0):
-        raise ValueError(f"curvatures must be a non-empty 1-D array of finite values > 0, got {lam}")
+    lam = _curvatures(curvatures)
     return lambda w: lam * w
 
 
 def quadratic_spectrum(kappa: float, d: int = 20, mu: float = 1.0) -> np.ndarray:
     """``d`` eigenvalues spread geometrically over ``[μ, κμ]`` (both ends included)."""
-    kappa = float(check_positive_array("kappa", kappa))
-    if kappa < 1:
-        raise ValueError(f"kappa must be >= 1, got {kappa}")
-    if int(d) != d or d < 2:
-        raise ValueError(f"d must be an integer >= 2, got {d}")
-    return float(check_positive_array("mu", mu)) * np.geomspace(1.0, kappa, int(d))
+    kappa = check_number(kappa, "kappa", 1.0)
+    d = check_int("d", d, 2)
+    return check_number(mu, "mu", 0.0, low_open=True) * np.geomspace(1.0, kappa, d)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..problems.datasets import make_logistic_data
 from ..problems.objectives import LogisticRegression
+from ..validation import check_int
 
 __all__ = ["time_gradients"]
 
@@ -56,10 +57,8 @@ def time_gradients(n_values, n_features: int = 32, batch_size: int = 64, repeats
         Seconds per minibatch gradient (a fresh random subset each time), one per ``N``.
     """
     ns = [int(n) for n in np.atleast_1d(n_values)]
-    if any(n < batch_size for n in ns) or batch_size < 1:
-        raise ValueError(f"every N must be >= batch_size >= 1, got N = {ns}, batch_size = {batch_size}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    batch_size = check_int("batch_size", batch_size, 1, min(ns))     # every N >= batch_size
+    repeats = check_int("repeats", repeats)
     from threadpoolctl import threadpool_limits
 
     X, y, _ = make_logistic_data(max(ns), n_features, seed)

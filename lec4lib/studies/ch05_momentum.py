@@ -11,7 +11,7 @@ from ..optim.optimizer import Optimizer
 from ..theory.momentum import heavy_ball_radius
 from ..validation import check_int
 
-__all__ = ["momentum_forms_gap", "ema_of_gradients", "stability_boundary", "direction_variance", "simulate_noise_floor"]
+__all__ = ["momentum_forms_gap", "ema_of_gradients", "stability_boundary", "direction_variance"]
 
 
 def momentum_forms_gap(grad_fn, w0, lr, beta: float, steps: int) -> float:
@@ -73,9 +73,9 @@ def direction_variance(objective, w, beta: float, batch_size: int, steps: int = 
     (var_g, var_v)
         ``tr Cov(g)`` of one minibatch gradient and ``tr Cov(v_steps)`` across chains.
     """
-    check_int("batch_size", batch_size)
-    check_int("steps", steps)
-    check_int("chains", chains, 2)
+    batch_size = check_int("batch_size", batch_size)
+    steps = check_int("steps", steps)
+    chains = check_int("chains", chains, 2)
     rng = np.random.default_rng(seed)
     G = objective.per_sample_grads(w)                      # (N, d)
     N, d = G.shape
@@ -88,27 +88,3 @@ def direction_variance(objective, w, beta: float, batch_size: int, steps: int = 
         opt.update(dummy, g)
     v = opt.state["v"]
     return float(np.sum(np.var(g, axis=0, ddof=1))), float(np.sum(np.var(v, axis=0, ddof=1)))
-
-
-def simulate_noise_floor(optimizer: Optimizer, curvature: float, sigma: float,
-                         steps: int = 2000, burn_in: int = 1000, chains: int = 4000,
-                         seed: int = 0) -> float:
-    """Measured stationary ``E w²`` of an optimizer on ``f = ½λw²`` with Gaussian gradient noise.
-
-    ``chains`` independent 1-D runs from ``w = 0`` are advanced together (the optimizers
-    act per coordinate); ``E w²`` is averaged over chains and over the steps after
-    ``burn_in``.
-    """
-    check_int("steps", steps, 2)
-    if not 0 <= burn_in < steps:
-        raise ValueError(f"burn_in must be in [0, steps), got {burn_in}")
-    rng = np.random.default_rng(seed)
-    w = np.zeros(int(chains))
-    optimizer.reset()
-    acc, n = 0.0, 0
-    for t in range(int(steps)):
-        optimizer.step(w, lambda u: curvature * u + sigma * rng.standard_normal(u.shape))
-        if t >= burn_in:
-            acc += float(np.mean(w * w))
-            n += 1
-    return acc / n

@@ -87,18 +87,15 @@ def batch_size_sweep(batch_sizes, rules=RULES, *, base_lr: float = 0.02, base_ba
     if not rules:
         raise ValueError("rules must name at least one rule")
     check_number(base_lr, "base_lr", 0.0, low_open=True)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    epochs = check_int("epochs", epochs)
     seeds = list(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
-    if not (isinstance(warmup_epochs, (int, float)) and 0 <= warmup_epochs <= epochs):
-        raise ValueError(f"warmup_epochs must be in [0, epochs], got {warmup_epochs!r}")
-    if isinstance(sharpness_iters, bool) or not isinstance(sharpness_iters, int) or sharpness_iters < 0:
-        raise ValueError(f"sharpness_iters must be an integer >= 0, got {sharpness_iters!r}")
-    check_int("sharpness_examples", sharpness_examples, 1, n_train)
-    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if not seeds:
+        raise ValueError(f"Invalid seeds: {seeds!r} (must name at least one seed)")
+    seeds = [check_int("seeds entry", s, 0) for s in seeds]
+    warmup_epochs = check_number(warmup_epochs, "warmup_epochs", 0.0, epochs, high_open=False)
+    sharpness_iters = check_int("sharpness_iters", sharpness_iters, 0)
+    sharpness_examples = check_int("sharpness_examples", sharpness_examples, 1, n_train)
+    momentum = check_number(momentum, "momentum", 0.0, 1.0)
 
     cache: dict[tuple, dict] = {}
     records = []
@@ -178,10 +175,10 @@ def sharpness_vs_batch_size(batch_sizes, *, lr: float = 0.05, steps: int = 800, 
     if not bs:
         raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (must name at least one size)")
     lr = check_number(lr, "lr", 0.0, low_open=True)
-    check_int("steps", steps, 1)
-    check_int("seed", seed, 0)
-    check_int("sharpness_iters", sharpness_iters, 1)
-    check_int("sharpness_examples", sharpness_examples, 1, n_train)
+    steps = check_int("steps", steps, 1)
+    seed = check_int("seed", seed, 0)
+    sharpness_iters = check_int("sharpness_iters", sharpness_iters, 1)
+    sharpness_examples = check_int("sharpness_examples", sharpness_examples, 1, n_train)
     out = []
     with torch_threads(1):
         tr, te = load_digits_tensors(seed=seed)

@@ -86,6 +86,7 @@ from ..nets.images import ImageFolder, synthetic_images
 from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, torch_threads, train
 from ..nets.trust_ratio import layerwise_param_groups, trust_ratio_table
 from ..optim.lars import LARS
+from ..validation import check_int, check_number
 
 __all__ = ["LarsSgdRun", "compare_lars_sgd", "ExperimentConfig", "run_experiment", "write_result", "load_results", "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
 
@@ -147,14 +148,13 @@ def compare_lars_sgd(sgd_lrs=(0.1, 1.0), lars_lrs=(1.0,), *, batch_size: int = 1
     [('SGD', 0.1), ('LARS', 1.0)]
     """
     for name, lrs in (("sgd_lrs", sgd_lrs), ("lars_lrs", lars_lrs)):
-        if any(not (float(lr) > 0) for lr in lrs):
-            raise ValueError(f"{name} must hold learning rates > 0, got {lrs!r}")
-    if not (0.0 <= momentum < 1.0):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if threads is not None and (int(threads) != threads or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
+        for lr in lrs:
+            check_number(lr, f"{name} entry", 0.0, low_open=True)   # a learning rate: finite, > 0
+    momentum = check_number(momentum, "momentum", 0.0, 1.0)
+    if threads is not None:
+        threads = check_int("threads", threads)
     tr, te = load_digits_tensors(seed=seed)
-    with torch_threads(int(threads)) if threads is not None else contextlib.nullcontext():
+    with torch_threads(threads) if threads is not None else contextlib.nullcontext():
         runs = []
         for lr in sgd_lrs:
             model = SmallCNN(seed=seed)
@@ -261,25 +261,20 @@ class ExperimentConfig:
     exclude_bias: bool = False
 
     def validate(self) -> "ExperimentConfig":
-        """Raise ``ValueError`` naming the first invalid field; return ``self``."""
+        """Raise ``ValueError`` naming the first invalid field; return ``self``.
+
+        The integer fields are stored as ``int`` (``4.0`` becomes ``4``); the others are
+        left as they are.
+        """
         for name in ("batch_size", "steps", "train_images", "eval_images", "log_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+            setattr(self, name, check_int(name, getattr(self, name), 1))
         for name in ("warmup_steps", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+            setattr(self, name, check_int(name, getattr(self, name), 0))
+        self.num_classes = check_int("num_classes", self.num_classes, 2)
         for name in ("lr_sgd", "lr_lars", "trust_coefficient"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        if not (0.0 <= self.momentum < 1.0):
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+            check_number(getattr(self, name), name, 0.0, low_open=True)
+        check_number(self.momentum, "momentum", 0.0, 1.0)
+        check_number(self.weight_decay, "weight_decay", 0.0)
         if self.precision not in ("fp32", "tf32", "bf16"):
             raise ValueError(f"precision must be 'fp32', 'tf32' or 'bf16', got {self.precision!r}")
         try:
@@ -297,8 +292,8 @@ class ExperimentConfig:
             raise ValueError(f"data must be 'synthetic' or an existing directory, got {self.data!r}")
         if not isinstance(self.exclude_bias, bool):
             raise ValueError(f"exclude_bias must be True or False, got {self.exclude_bias!r}")
-        if self.peak_tflops is not None and not (self.peak_tflops > 0):
-            raise ValueError(f"peak_tflops must be > 0 or None, got {self.peak_tflops!r}")
+        if self.peak_tflops is not None:
+            check_number(self.peak_tflops, "peak_tflops", 0.0, low_open=True)
         return self
 
 

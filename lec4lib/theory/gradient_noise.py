@@ -18,17 +18,14 @@ import itertools
 import math
 
 import numpy as np
-from ..validation import check_int
+from ..validation import check_int, check_number
 
-__all__ = ["all_subsets_mean_gradient", "gradient_spread", "minibatch_variance_theory",
+__all__ = ["all_subsets_mean_gradient", "gradient_spread", "minibatch_variance", "minibatch_variance_theory",
            "sample_minibatch_gradients", "minibatch_variance_measured", "monte_carlo_mean_error"]
 
 
 def _check_b(objective, batch_size):
-    N = objective.n_samples
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size or not (1 <= batch_size <= N):
-        raise ValueError(f"batch_size must be an integer in 1..N = 1..{N}, got {batch_size!r}")
-    return int(batch_size)
+    return check_int("batch_size", batch_size, 1, objective.n_samples)
 
 
 def all_subsets_mean_gradient(objective, w, batch_size: int, max_subsets: int = 200_000):
@@ -110,11 +107,28 @@ def minibatch_variance_theory(objective, w, batch_size: int, replace: bool) -> f
     float
     """
     b = _check_b(objective, batch_size)
-    N = objective.n_samples
-    s2 = gradient_spread(objective, w)
+    return minibatch_variance(gradient_spread(objective, w), objective.n_samples, b, replace)
+
+
+def minibatch_variance(spread: float, n_samples: int, batch_size: int, replace: bool) -> float:
+    """``E‖g_B − ∇f‖²`` from the spread ``σ² = tr Σ`` of one sampled gradient (the formula alone).
+
+    ``σ²/b`` with replacement; without, times the finite-population factor ``(N − b)/(N − 1)``
+    (``0`` for ``N = 1``: the only batch is the whole set).
+
+    Examples
+    --------
+    >>> minibatch_variance(2.0, 10, 4, replace=True)
+    0.5
+    >>> minibatch_variance(2.0, 10, 10, replace=False)   # the whole set: no noise
+    0.0
+    """
+    N = check_int("n_samples", n_samples)
+    b = check_int("batch_size", batch_size, 1, None if replace else N)
+    spread = check_number(spread, "spread", 0.0)
     if replace:
-        return s2 / b
-    return s2 / b * (N - b) / (N - 1) if N > 1 else 0.0
+        return spread / b
+    return spread / b * (N - b) / (N - 1) if N > 1 else 0.0
 
 
 def sample_minibatch_gradients(objective, w, batch_size: int, n_draws: int, seed: int = 0,

@@ -41,13 +41,22 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def _per_step(start: float, end: float, steps: int) -> float:
+    """The geometric rate from ``start`` to ``end`` in ``steps`` steps: ``(end/start)^(1/steps)``.
+
+    The one formula behind :func:`measured_contraction`, :func:`measured_rate` and
+    :func:`rate_between`, which differ only in the two points of the run they compare.
+    """
+    return float((end / start) ** (1.0 / steps))
+
+
 def measured_contraction(iterates: np.ndarray) -> float:
     """Per-step contraction measured from iterates: ``(‖w_T‖ / ‖w_0‖)^(1/T)``."""
     it = np.asarray(iterates, dtype=float)
     if it.ndim != 2 or it.shape[0] < 2:
         raise ValueError(f"iterates must have shape (T+1, d) with T >= 1, got {it.shape}")
     T = it.shape[0] - 1
-    return float((np.linalg.norm(it[-1]) / np.linalg.norm(it[0])) ** (1.0 / T))
+    return _per_step(np.linalg.norm(it[0]), np.linalg.norm(it[-1]), T)
 
 
 def measured_rate(iterates: np.ndarray) -> float:
@@ -61,7 +70,7 @@ def measured_rate(iterates: np.ndarray) -> float:
         raise ValueError(f"iterates must have shape (T+1, d) with T >= 2, got {it.shape}")
     T = it.shape[0] - 1
     h = T // 2
-    return float((np.linalg.norm(it[T]) / np.linalg.norm(it[h])) ** (1.0 / (T - h)))
+    return _per_step(np.linalg.norm(it[h]), np.linalg.norm(it[T]), T - h)
 
 
 def rate_between(norms, hi: float = 1e-2, lo: float = 1e-10) -> float:
@@ -79,7 +88,7 @@ def rate_between(norms, hi: float = 1e-2, lo: float = 1e-10) -> float:
     if t1.size == 0 or t2.size == 0:
         raise ValueError("the sequence never reaches the requested levels; run longer")
     t1, t2 = int(t1[0]), int(t2[0])
-    return float((n[t2] / n[t1]) ** (1.0 / (t2 - t1)))
+    return _per_step(n[t1], n[t2], t2 - t1)
 
 
 def steps_to_tolerance(iterates: np.ndarray, tol: float) -> int:

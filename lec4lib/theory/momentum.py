@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problems.quadratic import _curvatures
-from ..validation import check_number, check_positive_array, check_unit_interval_array
+from ..validation import check_int, check_number, check_positive_array, check_unit_interval_array
 
 __all__ = ["heavy_ball_radius", "nesterov_radius", "gd_optimal", "heavy_ball_optimal",
            "momentum_noise_floor", "ema_variance_ratio",
@@ -94,9 +94,8 @@ def gd_optimal(mu: float, L: float) -> tuple[float, float]:
     (alpha, rate)
         ``α = 2/(L + μ)`` and ``(κ − 1)/(κ + 1)``, ``κ = L/μ``.
     """
-    mu, L = float(check_positive_array("mu", mu)), float(check_positive_array("L", L))
-    if L < mu:
-        raise ValueError(f"L must be >= mu, got L={L}, mu={mu}")
+    mu = check_number(mu, "mu", 0.0, low_open=True)
+    L = check_number(L, "L", mu)                  # the spectrum [μ, L]: L >= μ
     k = L / mu
     return 2.0 / (L + mu), (k - 1) / (k + 1)
 
@@ -114,9 +113,8 @@ def heavy_ball_optimal(mu: float, L: float) -> tuple[float, float, float]:
     >>> heavy_ball_optimal(1.0, 1.0)
     (1.0, 0.0, 0.0)
     """
-    mu, L = float(check_positive_array("mu", mu)), float(check_positive_array("L", L))
-    if L < mu:
-        raise ValueError(f"L must be >= mu, got L={L}, mu={mu}")
+    mu = check_number(mu, "mu", 0.0, low_open=True)
+    L = check_number(L, "L", mu)                  # the spectrum [μ, L]: L >= μ
     sk = np.sqrt(L / mu)
     rate = (sk - 1) / (sk + 1)
     return float(4.0 / (np.sqrt(L) + np.sqrt(mu)) ** 2), float(rate ** 2), float(rate)
@@ -174,9 +172,8 @@ def ema_variance_ratio(beta: float) -> float:
 def ema_weights(beta: float, k: int) -> np.ndarray:
     """Weights ``(1 − β) β^j``, ``j = 0 … k−1``, of the gradients ``j`` steps back in ``v_t``."""
     b = float(check_unit_interval_array("beta", beta))
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k}")
-    return (1 - b) * b ** np.arange(int(k))
+    k = check_int("k", k)
+    return (1 - b) * b ** np.arange(k)
 
 
 def gd_contraction(curvatures, lr: float) -> float:

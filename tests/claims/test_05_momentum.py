@@ -13,8 +13,9 @@ from lec4lib.optim.torch_mapping import torch_trajectory
 from lec4lib.problems.objectives import minimum_of
 from lec4lib.problems.quadratic import quadratic_grad
 from lec4lib.studies.ch05_momentum import (direction_variance, ema_of_gradients, momentum_forms_gap,
-                                           simulate_noise_floor, stability_boundary)
+                                           stability_boundary)
 from lec4lib.theory.measure import rate_between, steps_to_tolerance
+from lec4lib.theory.noise_floor import measured_noise_floor
 from lec4lib.problems.datasets import load_breast_cancer_pm1
 from lec4lib.problems.objectives import LogisticRegression
 from lec4lib.optim.driver import run
@@ -166,7 +167,7 @@ def test_momentum_reduces_variance_of_update_direction(problem, beta):
 def test_noise_floor_of_momentum_matches_ar2_theory(kind):
     alpha, beta, lam, sigma = 0.1, 0.9, 1.0, 1.0
     opt = {"sgd": SGD(alpha), "ema": MomentumEMA(alpha, beta), "hb": HeavyBall(alpha, beta)}[kind]
-    measured = simulate_noise_floor(opt, lam, sigma, seed=1)
+    measured = measured_noise_floor(opt, lam, sigma, steps=2000, burn_in=1000, n_chains=4000, seed=1)
     # closed forms written out here (AR(1)/AR(2) stationary variances)
     theory = {"sgd": alpha * sigma ** 2 / (lam * (2 - alpha * lam)),
               "ema": (1 + beta) * alpha * sigma ** 2 / (lam * (2 + 2 * beta - alpha * (1 - beta) * lam)),

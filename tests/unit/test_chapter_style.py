@@ -78,3 +78,28 @@ def test_the_checks_catch_each_rule(tmp_path):
     md.write_text(hidden_figure)
     assert any("new_figure() in a hidden cell" in f for f in violations(md))
     assert violations(ROOT / "chapters" / "03-sgd-vs-gd.md") == []
+
+
+def _chapter_modules(md) -> tuple[set[str], set[str]]:
+    """(study modules, core modules) a chapter imports, without the ``lec4lib.`` prefix."""
+    tree = ast.parse(code_cells(md)[0][1])
+    mods = {n.module.removeprefix("lec4lib.") for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("lec4lib.")}
+    mods.discard("book.glue"), mods.discard("book.plotting"), mods.discard("book.slidemap")
+    studies = {m for m in mods if m.startswith("studies.")}
+    return studies, mods - studies
+
+
+def test_readme_where_things_are_table_matches_what_each_chapter_imports():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("### Where things are", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0][:2].isdigit():
+            study = set() if cells[1] == "—" else {cells[1].split("`")[1]}
+            rows[cells[0][:2]] = (study, {m.strip("` ") for m in cells[2].split(",")})
+    chapters = {md.name[:2]: md for md in CHAPTERS if md.name[:2] != "99"}
+    assert sorted(rows) == sorted(chapters)
+    for nn, md in chapters.items():
+        assert rows[nn] == _chapter_modules(md), md.name

@@ -36,14 +36,15 @@ def test_noise_floor_forms_relate_by_one_minus_beta():
     (lambda: heavy_ball_radius(0.1, 1.0, [1.0]), "beta"),
     (lambda: nesterov_radius(0.1, -0.1, [1.0]), "beta"),
     (lambda: heavy_ball_radius(0.1, 0.5, [0.0]), "curvatures"),
-    (lambda: gd_optimal(2.0, 1.0), "L must be >= mu"),
+    (lambda: gd_optimal(2.0, 1.0), r"^Invalid L: 1.0 \(must be finite and >= 2\)$"),
+    (lambda: heavy_ball_optimal(2.0, 1.0), r"^Invalid L: 1.0 \(must be finite and >= 2\)$"),
     (lambda: heavy_ball_optimal(-1.0, 1.0), "mu"),
-    (lambda: quadratic_spectrum(0.5), "kappa"),
-    (lambda: quadratic_spectrum(10, d=1), "d must be"),
+    (lambda: quadratic_spectrum(0.5), r"^Invalid kappa: 0.5 \(must be finite and >= 1\)$"),
+    (lambda: quadratic_spectrum(10, d=1), r"^Invalid d: 1 \(must be an integer >= 2\)$"),
     (lambda: momentum_noise_floor(0.1, 0.5, 1.0, 1.0, form="adam"), "form"),
     (lambda: momentum_noise_floor(0.1, 0.5, 1.0, -1.0), "sigma"),
     (lambda: ema_variance_ratio(1.0), "beta"),
-    (lambda: ema_weights(0.5, 0), "k must be"),
+    (lambda: ema_weights(0.5, 0), r"^Invalid k: 0 \(must be an integer >= 1\)$"),
 ])
 def test_bad_input_is_rejected_with_named_parameter(call, match):
     with pytest.raises(ValueError, match=match):

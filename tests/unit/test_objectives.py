@@ -83,8 +83,13 @@ def test_objectives_validate_shapes_and_indices(cls):
         obj.grad(np.ones(3))
     with pytest.raises(ValueError, match="idx entries"):
         obj.minibatch_grad(np.ones(2), np.array([0, 4]))
-    with pytest.raises(ValueError, match="idx must be a non-empty"):
+    with pytest.raises(ValueError, match=r"^Invalid idx: shape \(0,\) \(must be a non-empty 1-D array of indices\)$"):
         obj.minibatch_grad(np.ones(2), np.array([], dtype=int))
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"^Invalid l2: .* \(must be finite and >= 0\)$"):
+            cls(X, y, l2=bad)
+    with pytest.raises(ValueError, match=r"^Invalid l2: True \(must be a number\)$"):
+        cls(X, y, l2=True)
     with pytest.raises(ValueError, match="integers"):
         obj.minibatch_grad(np.ones(2), np.array([0.5]))
     assert obj.n_samples == 4 and obj.n_features == 2

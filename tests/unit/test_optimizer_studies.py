@@ -5,7 +5,8 @@ import pytest
 
 from lec4lib.optim.torch_mapping import torch_trajectory
 from lec4lib.problems.quadratic import quadratic_grad
-from lec4lib.studies.ch05_momentum import simulate_noise_floor, stability_boundary
+from lec4lib.studies.ch05_momentum import stability_boundary
+from lec4lib.theory.noise_floor import measured_noise_floor, noisy_quadratic_second_moments
 from lec4lib.studies.ch08_adam import adam_step_ratio
 from lec4lib.theory.measure import measured_rate, rate_between, steps_to_tolerance, ulp_distance
 from lec4lib.optim.sgd import SGD
@@ -37,7 +38,9 @@ def test_stability_boundary_of_plain_gd_is_two_over_lambda():
     (lambda: measured_rate(np.ones((2, 1))), "T >= 2"),
     (lambda: ulp_distance(np.ones(2), np.ones(2, dtype=np.float32)), "one dtype"),
     (lambda: adam_step_ratio(0.9, 0.999, 0), "steps"),
-    (lambda: simulate_noise_floor(SGD(0.1), 1.0, 1.0, steps=10, burn_in=10), "burn_in"),
+    (lambda: measured_noise_floor(SGD(0.1), 1.0, 1.0, steps=10, burn_in=10, n_chains=4),
+     r"^Invalid burn_in: 10 \(must be an integer in 0\.\.9\)$"),
+    (lambda: noisy_quadratic_second_moments(lambda w: w, 1.0, 1.0, 10), "Optimizer"),
     (lambda: torch_trajectory(SGD(0.1), None, lambda w: w, [1.0], 1, dtype="float16"), "dtype"),
     (lambda: stability_boundary(0.5, hi=1.0), "inside the stable region"),
 ])

@@ -66,7 +66,7 @@ def test_schedules_reject_bad_input():
         CosineWarmRestarts(0.1, 3, eta_min=0.5)
     with pytest.raises(ValueError, match="T_mult"):
         CosineWarmRestarts(0.1, 3, T_mult=0)
-    with pytest.raises(ValueError, match="step t"):
+    with pytest.raises(ValueError, match=r"^Invalid t: -1 \(must be an integer >= 0\)$"):
         Constant(0.1)(-1)
     with pytest.raises(ValueError, match="n_steps"):
         Constant(0.1).values(-2)
