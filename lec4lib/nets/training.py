@@ -176,6 +176,8 @@ class TrainHistory:
         Test accuracy after every epoch (empty without ``test_data``).
     epoch_loss : list of float
         Mean of the step losses of every epoch.
+    train_loss : list of float
+        Loss on the whole training set after every epoch (only with ``stop_below``).
     lr : list of float
         Learning rate of the first parameter group used at every step.
     steps : int
@@ -189,6 +191,7 @@ class TrainHistory:
     loss: list = field(default_factory=list)
     test_accuracy: list = field(default_factory=list)
     epoch_loss: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
     lr: list = field(default_factory=list)
     steps: int = 0
     wall_time: float = 0.0
@@ -252,7 +255,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 1024):
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_size: int,
           epochs: int, seed: int, scheduler=None, test_data=None, *,
-          drop_last: bool = False) -> TrainHistory:
+          drop_last: bool = False, stop_below: float | None = None) -> TrainHistory:
     """Train ``model`` with minibatches of cross-entropy loss; return its history.
 
     Each epoch visits the training set in an order drawn from ``torch.Generator`` seeded
@@ -280,6 +283,10 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_
         Evaluated after every epoch (test accuracy).
     drop_last : bool, default False
         Drop the last incomplete batch of each epoch.
+    stop_below : float, optional
+        Train until the loss on the whole training set, measured after every epoch
+        (:func:`evaluate`, recorded in ``train_loss``), is below this value; ``epochs`` is
+        then the most epochs run. For comparing runs "trained to the same loss".
 
     Returns
     -------
@@ -303,6 +310,8 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_
     batch_size = check_int("batch_size", batch_size, 1, len(x) if drop_last else None)
     epochs = check_int("epochs", epochs)
     seed = check_int("seed", seed, 0)
+    if stop_below is not None:
+        stop_below = check_number(stop_below, "stop_below", 0.0, low_open=True)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     n, b = len(x), min(batch_size, len(x))
@@ -337,5 +346,9 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data, batch_
         hist.epoch_loss.append(float(np.mean(losses)))
         if test_data is not None:
             hist.test_accuracy.append(evaluate(model, test_data)[1])
+        if stop_below is not None:
+            hist.train_loss.append(evaluate(model, (x, y))[0])
+            if hist.train_loss[-1] < stop_below:
+                break
     hist.wall_time = time.perf_counter() - t0
     return hist

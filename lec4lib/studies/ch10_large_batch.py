@@ -25,7 +25,9 @@ from ..nets.training import (digits_train_size, evaluate, load_digits_tensors, S
                              torch_threads, train)
 from ..validation import check_int, check_number
 
-__all__ = ["batch_size_sweep", "sharpness_vs_batch_size", "over_seeds"]
+__all__ = ["batch_size_sweep", "sharpness_vs_batch_size", "over_seeds", "trained_to_same_loss",
+           "sharpness_accuracy_correlation", "generalization_summary", "KESKAR_SETTINGS",
+           "keskar_study", "load_keskar_study"]
 
 
 def _rule(rule: str) -> str:
@@ -224,3 +226,221 @@ def over_seeds(records, rule: str, batch_size: int, key: str = "test_accuracy",
         raise ValueError(f"Invalid records: {vals.size} runs for rule {rule!r} and batch size "
                          f"{batch_size} (expected {n_seeds if n_seeds is not None else 'at least 1'})")
     return float(vals.mean()), float(vals.min()), float(vals.max())
+
+
+def trained_to_same_loss(batch_sizes, *, lr: float = 0.05, target_loss: float = 0.01,
+                         seeds=(0, 1, 2), max_epochs: int = 2000, sharpness_iters: int = 50,
+                         sharpness_examples: int = 512, train_examples: int | None = None,
+                         label_noise: float = 0.0) -> list[dict]:
+    """Keskar et al.'s protocol: every batch size trained to the same training loss.
+
+    Keskar et al. (2017, "On Large-Batch Training for Deep Learning: Generalization Gap
+    and Sharp Minima", ICLR) compare small- and large-batch runs that all reach a low
+    training loss, giving the large batch as many epochs as it needs, and then compare
+    test accuracy and the sharpness of the end point. Here each run trains
+    ``SmallCNN(seed)`` on the digits split of ``seed`` with plain SGD at the common step
+    ``lr`` until the loss on the whole training set is below ``target_loss`` (checked after
+    every epoch, :func:`lec4lib.nets.training.train` with ``stop_below``), on one thread.
+
+    Parameters
+    ----------
+    batch_sizes : list of int
+        Each in ``[1, N]``, ``N`` the number of training digits.
+    lr : float, default 0.05
+        The common SGD step (``> 0``).
+    target_loss : float, default 0.01
+        The training loss every run is trained to (``> 0``).
+    seeds : tuple of int
+        One run per seed and batch size (the seed fixes split, initialization, shuffling).
+    max_epochs : int, default 2000
+        A run that has not reached ``target_loss`` by then is recorded with ``reached=False``.
+    sharpness_iters, sharpness_examples : int
+        Power iteration (at most this many Hessian-vector products, relative tolerance
+        1e-3) on the mean loss over the first ``sharpness_examples`` training images
+        (all of them when ``train_examples`` is smaller).
+    train_examples : int, optional
+        Train on the first this-many images of the training split only (the test split
+        is unchanged); default all of it.
+    label_noise : float, default 0
+        Fraction in ``[0, 1)`` of the training labels replaced by labels drawn uniformly at
+        random (``numpy.random.default_rng(seed)``), as in Zhang et al. (2017); the test
+        labels stay clean. Accuracy on the training set is measured on the labels trained on.
+
+    Returns
+    -------
+    list of dict
+        Per (seed, batch size): ``seed``, ``batch_size``, ``lr``, ``epochs``, ``steps``,
+        ``reached``, ``train_loss``, ``train_accuracy``, ``test_accuracy``, ``gap``
+        (train minus test accuracy), ``sharpness``, ``sharpness_converged``.
+    """
+    n_train = digits_train_size()
+    bs = [check_int("batch_sizes entry", b, 1, n_train) for b in batch_sizes]
+    if not bs:
+        raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (must name at least one size)")
+    lr = check_number(lr, "lr", 0.0, low_open=True)
+    target_loss = check_number(target_loss, "target_loss", 0.0, low_open=True)
+    seeds = [check_int("seeds entry", s, 0) for s in seeds]
+    if not seeds:
+        raise ValueError(f"Invalid seeds: {seeds!r} (must name at least one seed)")
+    max_epochs = check_int("max_epochs", max_epochs)
+    sharpness_iters = check_int("sharpness_iters", sharpness_iters)
+    n_used = n_train if train_examples is None else check_int("train_examples", train_examples, 2, n_train)
+    sharpness_examples = min(check_int("sharpness_examples", sharpness_examples, 1, n_train), n_used)
+    label_noise = check_number(label_noise, "label_noise", 0.0, 1.0)
+    out = []
+    with torch_threads(1):
+        for seed in seeds:
+            (x, y), te = load_digits_tensors(seed=seed)
+            x, y = x[:n_used], y[:n_used].clone()
+            if label_noise > 0:
+                rng = np.random.default_rng(seed)
+                flip = rng.random(n_used) < label_noise
+                y[torch.from_numpy(flip)] = torch.from_numpy(rng.integers(0, 10, int(flip.sum()))).to(y.dtype)
+            tr = (x, y)
+            sub = (x[:sharpness_examples], y[:sharpness_examples])
+            for b in bs:
+                model = SmallCNN(seed=seed)
+                h = train(model, torch.optim.SGD(model.parameters(), lr=lr), tr, b, max_epochs, seed,
+                          stop_below=target_loss)
+                train_loss, train_acc = evaluate(model, tr)
+                test_acc = evaluate(model, te)[1]
+                r = top_hessian_eigenvalue(model, sub, iters=sharpness_iters, tol=1e-3, seed=seed)
+                out.append({"seed": seed, "batch_size": b, "lr": lr, "epochs": len(h.epoch_loss),
+                            "steps": h.steps, "reached": (not h.diverged) and train_loss < target_loss,
+                            "train_loss": train_loss, "train_accuracy": train_acc,
+                            "test_accuracy": test_acc, "gap": train_acc - test_acc,
+                            "sharpness": r.eigenvalue, "sharpness_converged": r.converged})
+    return out
+
+
+def sharpness_accuracy_correlation(records) -> float:
+    """Pearson correlation between the end-point sharpness and the test accuracy over runs.
+
+    Parameters
+    ----------
+    records : list of dict
+        Output of :func:`trained_to_same_loss` (at least 3 runs).
+    """
+    s = np.array([r["sharpness"] for r in records], dtype=float)
+    a = np.array([r["test_accuracy"] for r in records], dtype=float)
+    if s.size < 3 or not (np.all(np.isfinite(s)) and np.all(np.isfinite(a))):
+        raise ValueError(f"Invalid records: {s.size} runs (must be at least 3 with finite values)")
+    return float(np.corrcoef(s, a)[0, 1])
+
+
+#: The settings of the stored Keskar-protocol study (chapter 10a): name -> arguments of
+#: :func:`trained_to_same_loss`. All train to loss 0.01 at η = 0.05, ten seeds each.
+KESKAR_SETTINGS = {
+    "digits": dict(batch_sizes=(16, 1024), seeds=tuple(range(10))),
+    "digits_256": dict(batch_sizes=(16, 256), seeds=tuple(range(10)), train_examples=256),
+    "digits_256_noisy": dict(batch_sizes=(16, 256), seeds=tuple(range(10)), train_examples=256,
+                             label_noise=0.2),
+}
+KESKAR_RESULT = "keskar_digits"
+
+
+def keskar_study(settings=None, *, progress=print) -> dict:
+    """Run :func:`trained_to_same_loss` for every setting; return records with provenance.
+
+    This takes minutes on one core (the large batches need hundreds of epochs), so the
+    book shows the stored result (:func:`load_keskar_study`, written by
+    ``python -m lec4lib.studies.ch10_large_batch``) and the claim test recomputes it.
+    """
+    import time
+
+    from ..results import provenance
+
+    settings = KESKAR_SETTINGS if settings is None else settings
+    out = {"settings": {k: dict(v) for k, v in settings.items()}, "records": {}}
+    t0 = time.perf_counter()
+    for name, kwargs in settings.items():
+        t = time.perf_counter()
+        out["records"][name] = trained_to_same_loss(**kwargs)
+        progress(f"[keskar] {name}: {len(out['records'][name])} runs in {time.perf_counter() - t:.1f} s")
+    out["provenance"] = provenance(torch_threads=1, wall_time_s=round(time.perf_counter() - t0, 1))
+    return out
+
+
+def load_keskar_study(folder=None) -> dict:
+    """The stored Keskar-protocol study (see :func:`keskar_study`), settings as tuples again."""
+    from ..results import read_result
+
+    data = read_result(KESKAR_RESULT, folder)
+    data["settings"] = {k: {a: tuple(v) if isinstance(v, list) else v for a, v in kw.items()}
+                        for k, kw in data["settings"].items()}
+    return data
+
+
+def generalization_summary(records) -> dict:
+    """Small against large batch, paired by seed, for one setting of :func:`trained_to_same_loss`.
+
+    Parameters
+    ----------
+    records : list of dict
+        Runs of exactly two batch sizes, each seed with both.
+
+    Returns
+    -------
+    dict
+        ``small``, ``large`` (the batch sizes), ``n_seeds``; ``gap_small``, ``gap_large``,
+        ``test_small``, ``test_large`` (means over seeds); ``gap_diff`` (mean of large − small
+        per seed), ``gap_diff_se`` (its standard error), ``t`` (paired t statistic),
+        ``t_crit`` (two-sided 5 % critical value, ``n_seeds − 1`` degrees of freedom),
+        ``significant`` (``|t| > t_crit``); ``n_larger``, ``n_ties`` (seeds whose large-batch
+        gap is larger than, equal to the small-batch one); ``sharpness_small``,
+        ``sharpness_large`` (means), ``sharpness_ratio_min`` (smallest large/small ratio over
+        seeds); ``correlation`` (:func:`sharpness_accuracy_correlation` over all runs).
+    """
+    from scipy import stats
+
+    sizes = sorted({r["batch_size"] for r in records})
+    if len(sizes) != 2:
+        raise ValueError(f"Invalid records: batch sizes {sizes} (must be exactly two)")
+    small, large = sizes
+    by = {(r["seed"], r["batch_size"]): r for r in records}
+    seeds = sorted({r["seed"] for r in records})
+    if len(by) != len(records) or any((s, b) not in by for s in seeds for b in sizes) or len(seeds) < 2:
+        raise ValueError("Invalid records: every seed (at least 2) needs one run of each batch size")
+    S = [by[s, small] for s in seeds]
+    L = [by[s, large] for s in seeds]
+    diff = np.array([l["gap"] - s["gap"] for s, l in zip(S, L)])
+    n = len(seeds)
+    se = float(diff.std(ddof=1) / math.sqrt(n))
+    if se > 0:
+        t = float(diff.mean() / se)
+    else:                                   # every seed gave the same difference
+        t = 0.0 if diff.mean() == 0 else math.copysign(math.inf, diff.mean())
+    t_crit = float(stats.t.ppf(0.975, n - 1))
+    return {
+        "small": small, "large": large, "n_seeds": n,
+        "gap_small": float(np.mean([r["gap"] for r in S])),
+        "gap_large": float(np.mean([r["gap"] for r in L])),
+        "test_small": float(np.mean([r["test_accuracy"] for r in S])),
+        "test_large": float(np.mean([r["test_accuracy"] for r in L])),
+        "gap_diff": float(diff.mean()), "gap_diff_se": se, "t": t, "t_crit": t_crit,
+        "significant": bool(abs(t) > t_crit),
+        "n_larger": int(np.sum(diff > 0)), "n_ties": int(np.sum(diff == 0)),
+        "sharpness_small": float(np.mean([r["sharpness"] for r in S])),
+        "sharpness_large": float(np.mean([r["sharpness"] for r in L])),
+        "sharpness_ratio_min": float(min(l["sharpness"] / s["sharpness"] for s, l in zip(S, L))),
+        "correlation": sharpness_accuracy_correlation(records),
+    }
+
+
+def main(argv=None) -> int:
+    """``python -m lec4lib.studies.ch10_large_batch``: run and store the Keskar-protocol study."""
+    import argparse
+
+    from ..results import write_result
+
+    p = argparse.ArgumentParser(description="Run the Keskar-protocol study of chapter 10a and "
+                                            "store it in lec4lib/data/results/keskar_digits/.")
+    p.add_argument("--out", default=None, help="results folder (default: lec4lib's own)")
+    args = p.parse_args(argv)
+    path = write_result(KESKAR_RESULT, keskar_study(), args.out)
+    print(f"[keskar] wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
