@@ -331,10 +331,11 @@ def sharpness_accuracy_correlation(records) -> float:
 #: The settings of the stored Keskar-protocol study (chapter 10a): name -> arguments of
 #: :func:`trained_to_same_loss`. All train to loss 0.01 at η = 0.05, ten seeds each.
 KESKAR_SETTINGS = {
-    "digits": dict(batch_sizes=(16, 1024), seeds=tuple(range(10))),
-    "digits_256": dict(batch_sizes=(16, 256), seeds=tuple(range(10)), train_examples=256),
-    "digits_256_noisy": dict(batch_sizes=(16, 256), seeds=tuple(range(10)), train_examples=256,
-                             label_noise=0.2),
+    "digits": dict(batch_sizes=(16, 1024), lr=0.05, target_loss=0.01, seeds=tuple(range(10))),
+    "digits_256": dict(batch_sizes=(16, 256), lr=0.05, target_loss=0.01, seeds=tuple(range(10)),
+                       train_examples=256),
+    "digits_256_noisy": dict(batch_sizes=(16, 256), lr=0.05, target_loss=0.01, seeds=tuple(range(10)),
+                             train_examples=256, label_noise=0.2),
 }
 KESKAR_RESULT = "keskar_digits"
 

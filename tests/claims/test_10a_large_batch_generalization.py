@@ -94,6 +94,12 @@ def test_trained_to_the_same_loss_the_large_batch_generalizes_worse(recomputed, 
     assert s["test_large"] < s["test_small"]
 
 
+def test_on_half_the_seeds_the_full_digits_difference_is_within_the_noise(recomputed):
+    _, _, diff = _paired([r for r in recomputed["digits"] if r["seed"] < 5])
+    t = diff.mean() / (diff.std(ddof=1) / math.sqrt(diff.size))
+    assert abs(t) < stats.t.ppf(0.975, diff.size - 1)
+
+
 def test_the_gap_grows_as_the_problem_gets_harder(recomputed):
     d = {name: generalization_summary(runs)["gap_diff"] for name, runs in recomputed.items()}
     assert d["digits"] < d["digits_256"] < d["digits_256_noisy"]
