@@ -1,19 +1,31 @@
-"""The original AlexNet (Krizhevsky et al. 2012) with its Caffe initialization.
+"""The original AlexNet (Krizhevsky et al. 2012) with two named initializations.
 
 The slide "Non-uniform updates between different layers" lists AlexNet's parameters
-as Caffe names them: ``conv1.0`` is the weight of ``conv1`` and ``conv1.1`` its bias.
-That table (from You, Gitman & Ginsburg 2017, "Large Batch Training of Convolutional
-Networks", arXiv:1708.03888) is computed at the first iteration of the *original*
-two-tower network, in which ``conv2``, ``conv4`` and ``conv5`` are grouped convolutions
-(``groups=2``: each tower sees half of the channels), with Caffe's initialization:
+as Caffe's solver logs name them: ``conv1.0`` is blob 0 (the weight) of layer ``conv1``
+and ``conv1.1`` blob 1 (its bias). That table (from You, Gitman & Ginsburg 2017, "Large
+Batch Training of Convolutional Networks", arXiv:1708.03888) is computed at the first
+iteration of the *original* two-tower network, in which ``conv2``, ``conv4`` and
+``conv5`` are grouped convolutions (``groups=2``: each tower sees half of the channels).
 
-* weights drawn from N(0, 0.01²), except ``fc6`` and ``fc7``: N(0, 0.005²);
-* biases set to a constant: 0.01, except ``fc6`` and ``fc7``: 0.1.
+Two initializations are offered (:data:`INITS`, the ``init`` argument):
 
-So the ‖w‖ column of the table is fixed by the initialization: a weight tensor with ``n``
+``"bvlc"``
+    BVLC Caffe's reference ``models/bvlc_alexnet/train_val.prototxt`` (BVLC/caffe,
+    read at commit 0d2354c9): weights ``gaussian`` with ``std`` 0.01, 0.005 for ``fc6``
+    and ``fc7``; biases ``constant`` 0 / 0.1 / 0 / 0.1 / 0.1 / 0.1 / 0.1 / 0 for
+    ``conv1`` … ``fc8``. The same fillers are in the ``bvlc_alexnet/train_val.prototxt``
+    (batch 8192) of ``borisgin/nvcaffe`` (commit 2683ab5f), the NVIDIA-Caffe fork of the
+    paper's second author.
+``"slide"``
+    The constants that reproduce the slide's ‖w‖ column: the same weights, but biases
+    0.01, except ``fc6`` and ``fc7``: 0.1. These bias constants were *read off the slide*
+    (``conv1.1`` = 0.098 = 0.01·√96, ``fc8.1`` = 0.316 = 0.01·√1000), not taken from any
+    published prototxt; under ``"bvlc"`` ``conv1.1`` would be 0 and ``conv2.1`` 1.6.
+
+Either way the ‖w‖ column is fixed by the initialization: a weight tensor with ``n``
 entries drawn with standard deviation ``σ`` has norm close to ``σ√n`` (e.g. ``fc8.0``:
-``0.01·√(4096·1000) = 20.24``), and a constant bias ``c`` of length ``m`` has norm ``c√m``.
-:func:`caffe_expected_norms` gives these closed forms.
+``0.01·√(4096·1000) = 20.24``), and a constant bias ``c`` of length ``m`` has norm
+``c√m``. :func:`expected_norms` gives these closed forms.
 
 The network takes ``3×227×227`` images (the size at which ``conv1`` with stride 4 gives
 55×55 maps and ``pool5`` gives the 6×6×256 = 9216 inputs of ``fc6``).
@@ -29,20 +41,32 @@ from torch.nn import functional as F
 
 from ..validation import check_int, check_number
 
-__all__ = ["AlexNet", "LAYERS", "caffe_init_", "caffe_name",
-           "caffe_expected_norms", "alexnet_flops_per_image"]
+__all__ = ["AlexNet", "LAYERS", "INITS", "init_alexnet_", "caffe_name",
+           "expected_norms", "alexnet_flops_per_image"]
 
 #: Input side length (pixels) of the original network.
 
 #: Layer names in the order of the network (input to output).
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
-# (weight std, bias constant) of Caffe's bvlc AlexNet-style initialization used by the
-# LARS paper's table (the slide's ‖w‖ column is reproduced by these values: the claim test
-# test_alexnet_weight_norms_match_the_slide_within_one_percent).
-_CAFFE_INIT = {name: (0.01, 0.01) for name in LAYERS}
-_CAFFE_INIT["fc6"] = (0.005, 0.1)
-_CAFFE_INIT["fc7"] = (0.005, 0.1)
+_WEIGHT_STD = {name: 0.01 for name in LAYERS} | {"fc6": 0.005, "fc7": 0.005}
+
+#: Named initializations: name → {layer: (weight std, bias constant)}. ``"bvlc"`` is
+#: BVLC Caffe's ``models/bvlc_alexnet/train_val.prototxt``; ``"slide"`` has the same
+#: weight stds and the bias constants that reproduce the slide's ‖w‖ column (see the
+#: module docstring).
+INITS = {
+    "bvlc": {name: (_WEIGHT_STD[name], bias) for name, bias in zip(
+        LAYERS, (0.0, 0.1, 0.0, 0.1, 0.1, 0.1, 0.1, 0.0))},
+    "slide": {name: (_WEIGHT_STD[name], 0.1 if name in ("fc6", "fc7") else 0.01)
+              for name in LAYERS},
+}
+
+
+def _check_init(init) -> str:
+    if init not in INITS:
+        raise ValueError(f"init must be one of {sorted(INITS)}, got {init!r}")
+    return init
 
 
 class AlexNet(nn.Module):
@@ -59,9 +83,11 @@ class AlexNet(nn.Module):
     num_classes : int, default 1000
         Outputs of ``fc8`` (``>= 2``).
     seed : int or None, default 0
-        Seed of the Caffe initialization (:func:`caffe_init_`), drawn from a private RNG
+        Seed of the initialization (:func:`init_alexnet_`), drawn from a private RNG
         state (the global RNG is left as it was). ``None`` keeps PyTorch's default
         initialization.
+    init : {"slide", "bvlc"}, default "slide"
+        Which constants (:data:`INITS`): the slide-matching ones or BVLC's prototxt.
     dropout : float, default 0.5
         Dropout probability after ``fc6`` and ``fc7``, in ``[0, 1)``.
 
@@ -74,8 +100,10 @@ class AlexNet(nn.Module):
     (2, 1, 2)
     """
 
-    def __init__(self, num_classes: int = 1000, seed: int | None = 0, dropout: float = 0.5):
+    def __init__(self, num_classes: int = 1000, seed: int | None = 0, dropout: float = 0.5,
+                 init: str = "slide"):
         super().__init__()
+        init = _check_init(init)
         num_classes = check_int("num_classes", num_classes, 2)
         dropout = check_number(dropout, "dropout", 0.0, 1.0)
         self.num_classes = num_classes
@@ -94,7 +122,7 @@ class AlexNet(nn.Module):
         self.drop = nn.Dropout(float(dropout))
         if seed is not None:
             self.to_empty(device="cpu")
-            caffe_init_(self, seed)
+            init_alexnet_(self, seed, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(self.lrn(F.relu(self.conv1(x))), 3, 2)
@@ -107,8 +135,12 @@ class AlexNet(nn.Module):
         return self.fc8(x)
 
 
-def caffe_init_(model: AlexNet, seed: int) -> AlexNet:
-    """Initialize ``model`` in place as Caffe's AlexNet (see the module docstring).
+def init_alexnet_(model: AlexNet, seed: int, init: str = "slide") -> AlexNet:
+    """Initialize ``model`` in place with the named constants of :data:`INITS`.
+
+    Weights are drawn from N(0, σ²) and biases set to their constant, layer by layer
+    (``"bvlc"``: BVLC Caffe's prototxt; ``"slide"``: the constants that reproduce the
+    slide's ‖w‖ column; see the module docstring).
 
     Parameters
     ----------
@@ -116,6 +148,8 @@ def caffe_init_(model: AlexNet, seed: int) -> AlexNet:
         The network to initialize.
     seed : int
         Seed (``>= 0``) of a private ``torch.Generator``; the global RNG is untouched.
+    init : {"slide", "bvlc"}, default "slide"
+        Which constants.
 
     Returns
     -------
@@ -124,18 +158,19 @@ def caffe_init_(model: AlexNet, seed: int) -> AlexNet:
 
     Examples
     --------
-    >>> m = caffe_init_(AlexNet(num_classes=10, seed=None), seed=1)
-    >>> round(float(m.fc6.bias.detach()[0]), 6)
-    0.1
+    >>> m = init_alexnet_(AlexNet(num_classes=10, seed=None), seed=1, init="bvlc")
+    >>> float(m.conv1.bias.detach()[0]), round(float(m.conv2.bias.detach()[0]), 6)
+    (0.0, 0.1)
     """
     seed = check_int("seed", seed, 0)
+    constants = INITS[_check_init(init)]
     if not isinstance(model, AlexNet):
         raise ValueError(f"model must be an AlexNet, got {type(model).__name__}")
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name in LAYERS:
             layer = getattr(model, name)
-            std, bias = _CAFFE_INIT[name]
+            std, bias = constants[name]
             w = torch.randn(layer.weight.shape, generator=gen, dtype=torch.float32) * std
             layer.weight.copy_(w)
             layer.bias.fill_(bias)
@@ -143,7 +178,11 @@ def caffe_init_(model: AlexNet, seed: int) -> AlexNet:
 
 
 def caffe_name(torch_name: str) -> str:
-    """Map a PyTorch parameter name to the slide's Caffe name.
+    """Map a PyTorch parameter name to the slide's name, ``<layer>.<blob index>``.
+
+    That is how Caffe indexes a layer's parameter blobs (0: weight, 1: bias), and how
+    NVIDIA Caffe's LARS code logs them (``layer_name << "." << blob_id`` in
+    ``SGDSolver::GetLocalRate`` of ``borisgin/nvcaffe``).
 
     Examples
     --------
@@ -157,8 +196,8 @@ def caffe_name(torch_name: str) -> str:
     return f"{layer}.{0 if kind == 'weight' else 1}"
 
 
-def caffe_expected_norms(num_classes: int = 1000) -> dict[str, float]:
-    """Closed-form ‖w‖ of every AlexNet parameter under Caffe's initialization.
+def expected_norms(num_classes: int = 1000, init: str = "slide") -> dict[str, float]:
+    """Closed-form ‖w‖ of every AlexNet parameter under a named initialization.
 
     A weight with ``n`` entries drawn from N(0, σ²) has ``E‖w‖² = nσ²``, so
     ``‖w‖ ≈ σ√n`` (the relative spread is about ``1/√(2n)``, below 0.3% for every
@@ -168,6 +207,8 @@ def caffe_expected_norms(num_classes: int = 1000) -> dict[str, float]:
     ----------
     num_classes : int, default 1000
         Outputs of ``fc8`` (``>= 2``).
+    init : {"slide", "bvlc"}, default "slide"
+        Which constants (:data:`INITS`).
 
     Returns
     -------
@@ -177,10 +218,11 @@ def caffe_expected_norms(num_classes: int = 1000) -> dict[str, float]:
 
     Examples
     --------
-    >>> round(caffe_expected_norms()["fc8.0"], 2)
-    20.24
+    >>> round(expected_norms()["fc8.0"], 2), round(expected_norms(init="bvlc")["conv2.1"], 2)
+    (20.24, 1.6)
     """
     num_classes = check_int("num_classes", num_classes, 2)
+    constants = INITS[_check_init(init)]
     shapes = {  # (weight entries, bias entries) of the grouped network
         "conv1": (96 * 3 * 11 * 11, 96),
         "conv2": (256 * 48 * 5 * 5, 256),
@@ -193,7 +235,7 @@ def caffe_expected_norms(num_classes: int = 1000) -> dict[str, float]:
     }
     out = {}
     for name in reversed(LAYERS):
-        std, bias = _CAFFE_INIT[name]
+        std, bias = constants[name]
         n_w, n_b = shapes[name]
         out[f"{name}.0"] = std * math.sqrt(n_w)
         out[f"{name}.1"] = bias * math.sqrt(n_b)

@@ -3,7 +3,7 @@
 The slide "Another solution" says: LARS scales the stochastic gradient by ``‖w‖/‖g‖``
 per layer; LAMB does the same with *the Adam update* in place of ``g``. For layer ``i``
 (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
-arXiv:1904.00962, Algorithm 2, with ``φ`` the identity):
+arXiv:1904.00962, Algorithm 2):
 
 .. math::
 
@@ -11,12 +11,24 @@ arXiv:1904.00962, Algorithm 2, with ``φ`` the identity):
     v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2,\\quad
     r = \\frac{m/(1-\\beta_1^t)}{\\sqrt{v/(1-\\beta_2^t)} + \\epsilon},\\quad
     u = r + \\lambda w,\\quad
-    w \\leftarrow w - \\gamma \\frac{\\|w\\|}{\\|u\\|} u .
+    w \\leftarrow w - \\gamma_t \\frac{\\phi(\\|w\\|)}{\\|u\\|} u .
 
-Options, per parameter group: ``adapt=False`` drops the ratio (the group is then Adam with
+Where each piece sits, against Algorithm 2:
+
+* **weight decay** enters the direction before the ratio is taken (``u = r + λw``, and
+  ``‖u‖`` in the denominator), as in the paper;
+* **bias correction** divides both moments by ``1 − β^t``, as in the paper
+  (``bias_correction=False`` drops it, as the BERT reference code did);
+* **the scaling function** ``φ`` is applied to the weight norm ``‖w‖``, not to the ratio.
+  The paper's ``φ(z) = min(max(z, γ_l), γ_u)`` is ``weight_norm_bounds=(γ_l, γ_u)``
+  (either bound may be ``None``); the default, ``None``, is ``φ(z) = z``.
+  ``trust_clip=True`` is a different clip, of the ratio ``φ(‖w‖)/‖u‖`` at 1 (LAMBC,
+  as in timm's ``Lamb(trust_clip=True)``), not the paper's ``φ``.
+
+Options, per parameter group (all of them, ``weight_norm_bounds`` included): ``adapt=False`` drops the ratio (the group is then Adam with
 L2 weight decay added to the update, i.e. AdamW-like with coupled rate);
-``trust_clip=True`` caps the ratio at 1 (``φ(z) = min(z, 1)``, "LAMBC"); when ``‖w‖ = 0``
-or ``‖u‖ = 0`` the ratio is 1. There is no global gradient-norm clipping (timm's
+``trust_clip=True`` caps the ratio at 1 ("LAMBC"); when ``φ(‖w‖) = 0`` or ``‖u‖ = 0``
+the ratio is 1. There is no global gradient-norm clipping (timm's
 ``Lamb`` clips at 1.0 by default; pass ``max_grad_norm=None`` there to compare).
 
 State per parameter follows ``torch.optim.Adam``: ``step`` (a float tensor),
@@ -55,6 +67,9 @@ class LAMB(LayerwiseOptimizer):
         Divide the moments by ``1 − β^t``.
     trust_clip : bool, default False
         Cap the trust ratio at 1.
+    weight_norm_bounds : tuple or None, default None
+        ``(γ_l, γ_u)`` of the paper's ``φ(z) = min(max(z, γ_l), γ_u)``, applied to ``‖w‖``;
+        ``0 <= γ_l <= γ_u``, either may be ``None`` (no bound). ``None``: ``φ(z) = z``.
     adapt : bool, default True
         Apply the layer-wise ratio; ``False`` leaves the Adam(+decay) update unscaled.
     foreach : bool or None, default None
@@ -72,14 +87,15 @@ class LAMB(LayerwiseOptimizer):
 
     _name = "LAMB"
     _group_defaults = (("bias_correction", True), ("trust_clip", False), ("adapt", True),
-                       ("foreach", None))
+                       ("foreach", None), ("weight_norm_bounds", None))
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
                  weight_decay: float = 0.0, bias_correction: bool = True,
-                 trust_clip: bool = False, adapt: bool = True, *, foreach: bool | None = None):
+                 trust_clip: bool = False, adapt: bool = True, *,
+                 weight_norm_bounds: tuple | None = None, foreach: bool | None = None):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         bias_correction=bias_correction, trust_clip=trust_clip, adapt=adapt,
-                        foreach=foreach)
+                        weight_norm_bounds=weight_norm_bounds, foreach=foreach)
         super().__init__(params, defaults)
 
     @staticmethod
@@ -89,6 +105,18 @@ class LAMB(LayerwiseOptimizer):
         check_number(group["eps"], "eps", 0.0)
         check_number(group["weight_decay"], "weight_decay", 0.0)
         _check_flags(group, ("bias_correction", "trust_clip", "adapt"))
+        bounds = group["weight_norm_bounds"]
+        if bounds is not None:
+            if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+                raise ValueError(f"Invalid weight_norm_bounds: {bounds!r} (must be None or a "
+                                 "pair (low, high), either of which may be None)")
+            low, high = bounds
+            if low is not None:
+                check_number(low, "weight_norm_bounds[0]", 0.0)
+            if high is not None:
+                check_number(high, "weight_norm_bounds[1]", 0.0, low_open=True)
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"Invalid weight_norm_bounds: low {low} > high {high}")
 
     def _step_group(self, group: dict) -> None:
         params, grads, steps, ms, vs = [], [], [], [], []
@@ -115,6 +143,10 @@ class LAMB(LayerwiseOptimizer):
 
 
 def _lamb_ratio(w_norms: torch.Tensor, u_norms: torch.Tensor, group: dict) -> torch.Tensor:
+    """``φ(‖w‖)/‖u‖`` per tensor (1 where a norm is zero), capped at 1 with ``trust_clip``."""
+    bounds = group.get("weight_norm_bounds")
+    if bounds is not None:
+        w_norms = torch.clamp(w_norms, min=bounds[0], max=bounds[1])   # φ of Algorithm 2
     ratio = w_norms / u_norms
     ratio = _zero_norm_guard(ratio, w_norms, u_norms)
     if group["trust_clip"]:

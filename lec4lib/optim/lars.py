@@ -5,24 +5,40 @@ The slide "Another solution" writes the idea for layer ``i`` as
 .. math:: w^{(i)} \\leftarrow w^{(i)} - \\eta \\frac{\\|w^{(i)}\\|}{\\|g^{(i)}\\|} g^{(i)} .
 
 The paper's full rule (arXiv:1708.03888, Algorithm 1) adds weight decay ``β`` *inside*
-the ratio, a trust coefficient ``η`` and momentum ``m``; with global learning rate ``γ``:
+the ratio, a trust coefficient ``η`` and momentum ``m``, and puts the global learning
+rate ``γ_t`` of step ``t`` (warm-up, then polynomial decay) *inside* the momentum buffer:
 
 .. math::
 
     \\lambda^{(i)} = \\eta \\frac{\\|w^{(i)}\\|}{\\|g^{(i)}\\| + \\beta \\|w^{(i)}\\| + \\epsilon},\\qquad
-    v \\leftarrow m v + \\lambda^{(i)} (g^{(i)} + \\beta w^{(i)}),\\qquad
-    w^{(i)} \\leftarrow w^{(i)} - \\gamma v .
+    v \\leftarrow m v + \\gamma_t \\lambda^{(i)} (g^{(i)} + \\beta w^{(i)}),\\qquad
+    w^{(i)} \\leftarrow w^{(i)} - v ,
 
-:class:`LARS` implements this with ``torch.optim.SGD``'s momentum conventions (the first
-momentum buffer is the first scaled gradient; ``dampening``; ``nesterov``), so that with
-``adapt=False`` it *is* ``torch.optim.SGD``. The slide's form is
-``LARS(params, lr=1, trust_coefficient=η, eps=0)``.
+as Caffe's SGD solver does (``history = local_rate·diff + momentum·history``; in NVIDIA
+Caffe's LARS, ``local_rate`` is the layer's ratio times the decayed rate). This is
+``lr_in_buffer=True``. The default, ``lr_in_buffer=False``, uses ``torch.optim.SGD``'s
+convention, with the rate outside the buffer:
+
+.. math:: v \\leftarrow m v + \\lambda^{(i)} (g^{(i)} + \\beta w^{(i)}),\\qquad
+          w^{(i)} \\leftarrow w^{(i)} - \\gamma_t v .
+
+The two are the same for a constant rate (then ``v_paper = γ v_torch``); when ``γ_t``
+changes, the paper's buffer keeps the *old* rates of past gradients, torch's applies
+the *current* rate to all of them (the distinction chapter 05 makes for momentum).
+
+Both follow ``torch.optim.SGD``'s other conventions (the first momentum buffer is the
+first scaled direction, with no dampening; ``dampening``; ``nesterov``), so that with
+``adapt=False`` and ``lr_in_buffer=False`` it *is* ``torch.optim.SGD``. The slide's
+form is ``LARS(params, lr=1, trust_coefficient=η, eps=0)``.
 
 Options, per parameter group:
 
 * ``adapt`` — apply the layer-wise ratio (``True``); ``False`` gives plain SGD for that
   group. :func:`lec4lib.nets.trust_ratio.layerwise_param_groups` puts biases and normalization
   parameters in a group with ``adapt=False`` and no weight decay, as is usual for LARS.
+* ``lr_in_buffer`` — the paper's placement of the global rate (above). The momentum
+  buffer then holds ``γ``-scaled steps, so a buffer saved with one setting must not be
+  resumed with the other.
 * ``trust_clip`` — LARC clipping (NVIDIA apex): the effective rate ``γλ`` is capped at
   ``γ``, i.e. ``λ ← min(λ/γ, 1)`` multiplies ``γ``.
 * zero norms — when ``‖w‖ = 0`` (e.g. a zero-initialized bias) or ``‖g‖ = 0`` the ratio
@@ -65,6 +81,9 @@ class LARS(LayerwiseOptimizer):
         ``ε >= 0`` added to the ratio's denominator.
     trust_clip : bool, default False
         LARC clipping: use ``min(λ/γ, 1)`` in place of ``λ``.
+    lr_in_buffer : bool, default False
+        You et al.'s Algorithm 1: ``v ← m v + γ λ (g + βw)``, ``w ← w − v``; ``False``:
+        torch's ``v ← m v + λ (g + βw)``, ``w ← w − γ v``.
     adapt : bool, default True
         Apply the layer-wise ratio; ``False`` makes the group plain SGD.
     foreach : bool or None, default None
@@ -82,15 +101,17 @@ class LARS(LayerwiseOptimizer):
 
     _name = "LARS"
     _group_defaults = (("nesterov", False), ("trust_clip", False), ("adapt", True),
-                       ("foreach", None), ("dampening", 0.0))
+                       ("foreach", None), ("dampening", 0.0), ("lr_in_buffer", False))
 
     def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False,
                  trust_coefficient: float = 0.001, eps: float = 1e-8, trust_clip: bool = False,
-                 adapt: bool = True, *, foreach: bool | None = None):
+                 adapt: bool = True, *, lr_in_buffer: bool = False,
+                 foreach: bool | None = None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps,
-                        trust_clip=trust_clip, adapt=adapt, foreach=foreach)
+                        trust_clip=trust_clip, adapt=adapt, lr_in_buffer=lr_in_buffer,
+                        foreach=foreach)
         super().__init__(params, defaults)
 
     @staticmethod
@@ -101,7 +122,7 @@ class LARS(LayerwiseOptimizer):
         check_number(group["weight_decay"], "weight_decay", 0.0)
         check_number(group["trust_coefficient"], "trust_coefficient", 0.0, low_open=True)
         check_number(group["eps"], "eps", 0.0)
-        _check_flags(group, ("nesterov", "trust_clip", "adapt"))
+        _check_flags(group, ("nesterov", "trust_clip", "adapt", "lr_in_buffer"))
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Invalid nesterov: Nesterov momentum requires momentum > 0 "
                              "and dampening = 0")
@@ -145,13 +166,17 @@ def _lars_foreach(params, grads, bufs, group) -> None:
         ratio = _ratios(w_norms, g_norms, group)
     else:
         ratio = torch.ones(len(params), dtype=params[0].dtype, device=params[0].device)
+    if m != 0 and group["lr_in_buffer"]:
+        # the paper's form: the buffer takes γλ(g + βw) and w ← w − v (rate 1 outside)
+        ratio, lr = ratio * lr, 1.0
     if m == 0:
         # w ← w(1 − γλβ) − γλ g
         if wd != 0:
             torch._foreach_mul_(params, list((1.0 - lr * wd * ratio).unbind()))
         torch._foreach_addcmul_(params, grads, list((-lr * ratio).unbind()))
         return
-    # the scaled direction d = λ(g + βw) enters the buffer: v ← m v + (1 − dampening) d
+    # the scaled direction d = λ(g + βw) (γλ(g + βw) in the paper's form) enters the
+    # buffer: v ← m v + (1 − dampening) d
     fresh = [i for i, b in enumerate(bufs) if b is None]
     old = [i for i, b in enumerate(bufs) if b is not None]
     if old:
@@ -169,7 +194,7 @@ def _lars_foreach(params, grads, bufs, group) -> None:
         for i, b in zip(fresh, new):
             bufs[i] = b
     if nesterov:
-        # w ← w − γ(d + m v)
+        # w ← w − γ(d + m v)  (γ = 1 here in the paper's form)
         d = torch._foreach_mul(grads, list(ratio.unbind()))
         if wd != 0:
             torch._foreach_addcmul_(d, params, list((wd * ratio).unbind()))
@@ -182,16 +207,18 @@ def _lars_foreach(params, grads, bufs, group) -> None:
 def _lars_loop(params, grads, bufs, group) -> None:
     lr, m, wd = group["lr"], group["momentum"], group["weight_decay"]
     damp, nesterov = group["dampening"], group["nesterov"]
+    paper = m != 0 and group["lr_in_buffer"]
+    inside, outside = (lr, 1.0) if paper else (1.0, lr)
     for i, (p, g) in enumerate(zip(params, grads)):
         if group["adapt"]:
             ratio = _ratios(p.norm().reshape(1), g.norm().reshape(1), group)[0]
         else:
             ratio = torch.ones((), dtype=p.dtype, device=p.device)
-        d = (g + wd * p) * ratio
+        d = (g + wd * p) * (ratio * inside)
         if m != 0:
             if bufs[i] is None:
                 bufs[i] = d.clone()
             else:
                 bufs[i].mul_(m).add_(d, alpha=1.0 - damp)
             d = d + m * bufs[i] if nesterov else bufs[i]
-        p.add_(d, alpha=-lr)
+        p.add_(d, alpha=-outside)

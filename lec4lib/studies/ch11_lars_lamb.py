@@ -36,10 +36,16 @@ and at tiny scale on a CPU (what the book and the tests do)::
     python -m lec4lib.studies.ch11_lars_lamb --device cpu --batch-size 4 --steps 2 \\
         --train-images 8 --eval-images 4 --results-dir /tmp/results --name tiny
 
-From one Caffe-initialized AlexNet (:mod:`lec4lib.nets.alexnet`), it trains a copy with
-``torch.optim.SGD`` (momentum, weight decay) and a copy with :class:`lec4lib.optim.lars.LARS`
-(the same momentum, weight decay and learning-rate schedule — linear warm-up, then
-polynomial decay of power 2 as in You et al. 2017), on the same batches. It records
+From one initialized AlexNet (:mod:`lec4lib.nets.alexnet`; ``--init slide``, the
+constants that reproduce the slide's ‖w‖ column, or ``--init bvlc``, BVLC Caffe's
+prototxt), it trains a copy with ``torch.optim.SGD`` (momentum, weight decay) and a copy
+with :class:`lec4lib.optim.lars.LARS` (the same momentum, weight decay and learning-rate
+schedule — linear warm-up, then polynomial decay of power 2 as in You et al. 2017), on
+the same batches. LARS runs in the paper's form by default, as in You et al. 2017,
+Algorithm 1: the scheduled rate goes *into* the momentum buffer,
+``v ← m v + γ_t λ(g + βw)``, ``w ← w − v`` (``LARS(lr_in_buffer=True)``;
+``--lars-rate-outside-buffer`` selects torch's ``w ← w − γ_t v`` instead). The SGD
+baseline is ``torch.optim.SGD``, whose rate is outside the buffer. It records
 
 * the trust-ratio table (:func:`lec4lib.nets.trust_ratio.trust_ratio_table`) before training
   and after each run, on the same held-out batch;
@@ -81,7 +87,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from ..nets.alexnet import AlexNet, alexnet_flops_per_image, caffe_name
+from ..nets.alexnet import AlexNet, alexnet_flops_per_image, caffe_name, INITS
 from ..nets.images import ImageFolder, synthetic_images
 from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, torch_threads, train
 from ..nets.trust_ratio import layerwise_param_groups, trust_ratio_table
@@ -239,6 +245,12 @@ class ExperimentConfig:
         Leave biases out of LARS's layer-wise scaling (and out of its weight decay);
         default ``False``: every tensor is scaled, as in You et al. 2017 for AlexNet,
         whose table lists the biases too.
+    lr_in_buffer : bool
+        LARS in the paper's form (You et al. 2017, Algorithm 1: ``v ← m v + γ_t λ(g + βw)``,
+        ``w ← w − v``), the default; ``False``: torch's ``w ← w − γ_t v``.
+    init : str
+        AlexNet's initialization (:data:`lec4lib.nets.alexnet.INITS`): ``"slide"`` (the
+        default; it reproduces the slide's ‖w‖ column) or ``"bvlc"`` (BVLC's prototxt).
     """
 
     device: str = "cpu"
@@ -259,6 +271,8 @@ class ExperimentConfig:
     log_every: int = 1
     peak_tflops: float | None = None
     exclude_bias: bool = False
+    lr_in_buffer: bool = True
+    init: str = "slide"
 
     def validate(self) -> "ExperimentConfig":
         """Raise ``ValueError`` naming the first invalid field; return ``self``.
@@ -290,8 +304,11 @@ class ExperimentConfig:
             raise ValueError(f"precision {self.precision!r} needs a CUDA device; use 'fp32' on CPU")
         if self.data != "synthetic" and not Path(self.data).is_dir():
             raise ValueError(f"data must be 'synthetic' or an existing directory, got {self.data!r}")
-        if not isinstance(self.exclude_bias, bool):
-            raise ValueError(f"exclude_bias must be True or False, got {self.exclude_bias!r}")
+        for name in ("exclude_bias", "lr_in_buffer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {sorted(INITS)}, got {self.init!r}")
         if self.peak_tflops is not None:
             check_number(self.peak_tflops, "peak_tflops", 0.0, low_open=True)
         return self
@@ -506,7 +523,7 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
              f"{cfg.steps} steps per optimizer, seed {cfg.seed}")
         xt, yt, xe, ye = _data(cfg, dev)
         _log(f"data: {cfg.data} ({len(xt)} training images, {len(xe)} held out)")
-        init = AlexNet(num_classes=cfg.num_classes, seed=cfg.seed).to(dev)
+        init = AlexNet(num_classes=cfg.num_classes, seed=cfg.seed, init=cfg.init).to(dev)
         table_before = _table(init, xe, ye, cfg.seed)
         peak = cfg.peak_tflops if cfg.peak_tflops is not None else (
             peak_tflops(prov["device_name"], cfg.precision) if dev.type == "cuda" else None)
@@ -520,8 +537,9 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
             else:
                 groups = layerwise_param_groups(model, cfg.weight_decay,
                                                 exclude_bias_and_norm=cfg.exclude_bias)
-                opt = LARS(groups, lr=cfg.lr_lars,
-                           momentum=cfg.momentum, trust_coefficient=cfg.trust_coefficient)
+                opt = LARS(groups, lr=cfg.lr_lars, momentum=cfg.momentum,
+                           trust_coefficient=cfg.trust_coefficient,
+                           lr_in_buffer=cfg.lr_in_buffer)
             # dropout draws from torch's global generator: seed it (the same masks for both
             # optimizers) inside fork_rng, which restores the caller's generator state after
             with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
@@ -606,6 +624,12 @@ def main(argv=None) -> int:
                    help="peak TFLOP/s for MFU (default: looked up for known GPUs)")
     p.add_argument("--exclude-bias", action="store_true",
                    help="leave biases out of LARS's scaling and weight decay")
+    p.add_argument("--lars-rate-outside-buffer", dest="lr_in_buffer", action="store_false",
+                   help="LARS with torch's w <- w - lr*v instead of the paper's "
+                        "v <- m*v + lr*lambda*(g + wd*w), w <- w - v")
+    p.add_argument("--init", default=d.init, choices=sorted(INITS),
+                   help="AlexNet initialization: 'slide' (reproduces the slide's norms) or "
+                        "'bvlc' (BVLC Caffe's prototxt)")
     p.add_argument("--results-dir", default=None,
                    help="where to write <name>/result.json (default: the stored results "
                         "packaged with lec4lib, lec4lib/data/results of the installed "

@@ -1,4 +1,4 @@
-"""AlexNet (grouped, Caffe init), its FLOP count, and the ImageNet-shaped image sources."""
+"""AlexNet (grouped; the "slide" and "bvlc" initializations), its FLOP count, and the ImageNet-shaped image sources."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from lec4lib.nets.alexnet import (AlexNet, alexnet_flops_per_image, caffe_expected_norms,
-                                  caffe_init_, caffe_name, LAYERS)
+from lec4lib.nets.alexnet import (AlexNet, alexnet_flops_per_image, caffe_name,
+                                  expected_norms, init_alexnet_, LAYERS)
 from lec4lib.nets.images import ImageFolder, synthetic_images, write_image_folder
 from lec4lib.nets.trust_ratio import ratio_spread, table_markdown, trust_ratio_table, TrustRow
 
@@ -33,12 +33,21 @@ def test_alexnet_architecture(alexnet):
     assert len(shapes) == 2 * len(LAYERS)
 
 
-def test_caffe_init_statistics_and_determinism(alexnet):
+# the constants, typed here from their sources: BVLC/caffe models/bvlc_alexnet/
+# train_val.prototxt (weight_filler std, bias_filler value), and the slide-matching biases
+WEIGHT_STD = dict(conv1=0.01, conv2=0.01, conv3=0.01, conv4=0.01, conv5=0.01,
+                  fc6=0.005, fc7=0.005, fc8=0.01)
+BIAS = {"bvlc": dict(conv1=0.0, conv2=0.1, conv3=0.0, conv4=0.1, conv5=0.1,
+                     fc6=0.1, fc7=0.1, fc8=0.0),
+        "slide": dict(conv1=0.01, conv2=0.01, conv3=0.01, conv4=0.01, conv5=0.01,
+                      fc6=0.1, fc7=0.1, fc8=0.01)}
+
+
+def test_slide_init_statistics_and_determinism(alexnet):
     for name in LAYERS:
         layer = getattr(alexnet, name)
-        std = 0.005 if name in ("fc6", "fc7") else 0.01
-        assert float(layer.weight.detach().std()) == pytest.approx(std, rel=0.02)
-        assert torch.all(layer.bias == (0.1 if name in ("fc6", "fc7") else 0.01))
+        assert float(layer.weight.detach().std()) == pytest.approx(WEIGHT_STD[name], rel=0.02)
+        assert torch.all(layer.bias == BIAS["slide"][name])
     again = AlexNet(seed=0)
     assert torch.equal(again.conv1.weight, alexnet.conv1.weight)
     other = AlexNet(seed=1)
@@ -48,15 +57,28 @@ def test_caffe_init_statistics_and_determinism(alexnet):
     assert torch.equal(state, torch.get_rng_state())   # global RNG untouched
 
 
-def test_expected_norms_are_the_closed_forms(alexnet):
-    exp = caffe_expected_norms()
-    # independent: σ√n from the parameter shapes of the built model
+@pytest.mark.parametrize("init", ["slide", "bvlc"])
+def test_expected_norms_are_the_closed_forms(alexnet, init):
+    exp = expected_norms(init=init)
+    # independent: σ√n and c√m from the parameter shapes of the built model and the
+    # constants typed above
     for n, p in alexnet.named_parameters():
         layer, kind = n.split(".")
-        std, bias = (0.005, 0.1) if layer in ("fc6", "fc7") else (0.01, 0.01)
-        c = std if kind == "weight" else bias
-        assert exp[caffe_name(n)] == pytest.approx(c * math.sqrt(p.numel()), rel=1e-12)
+        c = WEIGHT_STD[layer] if kind == "weight" else BIAS[init][layer]
+        assert exp[caffe_name(n)] == pytest.approx(c * math.sqrt(p.numel()), rel=1e-12, abs=0)
     assert list(exp)[:2] == ["fc8.0", "fc8.1"]
+
+
+def test_bvlc_init_has_the_prototxt_constants():
+    model = AlexNet(num_classes=10, seed=0, init="bvlc")
+    for name in LAYERS:
+        layer = getattr(model, name)
+        assert torch.all(layer.bias == BIAS["bvlc"][name]), name
+        assert float(layer.weight.detach().std()) == pytest.approx(WEIGHT_STD[name], rel=0.02)
+    # same seed, same weights under both: only the biases differ
+    slide = AlexNet(num_classes=10, seed=0, init="slide")
+    assert torch.equal(slide.fc7.weight, model.fc7.weight)
+    assert not torch.equal(slide.conv1.bias, model.conv1.bias)
 
 
 def test_flops_match_a_hook_count(alexnet):
@@ -86,13 +108,17 @@ def test_alexnet_rejects_bad_input():
     with pytest.raises(ValueError, match="dropout"):
         AlexNet(dropout=1.0)
     with pytest.raises(ValueError, match="seed"):
-        caffe_init_(AlexNet(num_classes=2, seed=None), seed=-1)
+        init_alexnet_(AlexNet(num_classes=2, seed=None), seed=-1)
     with pytest.raises(ValueError, match="model"):
-        caffe_init_(nn.Linear(2, 2), seed=0)
+        init_alexnet_(nn.Linear(2, 2), seed=0)
+    with pytest.raises(ValueError, match="init"):
+        AlexNet(num_classes=2, init="caffe")
+    with pytest.raises(ValueError, match="init"):
+        expected_norms(init="BVLC")
     with pytest.raises(ValueError, match="torch_name"):
         caffe_name("fc9.weight")
     with pytest.raises(ValueError, match="num_classes"):
-        caffe_expected_norms(num_classes=0)
+        expected_norms(num_classes=0)
     with pytest.raises(ValueError, match="num_classes"):
         alexnet_flops_per_image(num_classes=1)
 

@@ -76,7 +76,8 @@ def test_run_on_an_image_folder_with_peak_gives_mfu(tmp_path):
     (dict(device="tpu"), "device"), (dict(data="/no/such/folder"), "data"),
     (dict(num_classes=1), "num_classes"), (dict(seed=-1), "seed"),
     (dict(warmup_steps=-2), "warmup_steps"), (dict(peak_tflops=0.0), "peak_tflops"),
-    (dict(exclude_bias=1), "exclude_bias"),
+    (dict(exclude_bias=1), "exclude_bias"), (dict(lr_in_buffer="paper"), "lr_in_buffer"),
+    (dict(init="caffe"), "init"),
 ])
 def test_config_rejects_bad_settings(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -221,3 +222,47 @@ def test_tf32_flags_are_restored_after_the_block():
             assert not torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_lars_runs_in_the_papers_form_by_default_and_the_cli_can_switch(monkeypatch):
+    """You et al. 2017, Algorithm 1 puts the rate in the buffer: the experiment's default."""
+    assert ExperimentConfig().lr_in_buffer is True and ExperimentConfig().init == "slide"
+    seen = []
+
+    def fake_run(cfg):
+        seen.append((cfg.lr_in_buffer, cfg.init))
+        raise _Stop
+
+    monkeypatch.setattr(exp, "run_experiment", fake_run)
+    for argv in ([], ["--lars-rate-outside-buffer", "--init", "bvlc"]):
+        with pytest.raises(_Stop):
+            main(["--device", "cpu", "--results-dir", "/nonexistent-unused", *argv])
+    assert seen == [(True, "slide"), (False, "bvlc")]
+
+
+@pytest.mark.parametrize("lr_in_buffer", [True, False])
+def test_the_lars_of_the_experiment_gets_the_form_and_the_init(monkeypatch, lr_in_buffer):
+    made = []
+
+    def recording_lars(groups, **kw):
+        made.append(kw)
+        raise _Stop
+
+    monkeypatch.setattr(exp, "LARS", recording_lars)
+    inits = []
+    real_alexnet = exp.AlexNet
+
+    def recording_alexnet(*args, **kw):
+        inits.append(kw.get("init"))
+        return real_alexnet(*args, **kw)
+
+    monkeypatch.setattr(exp, "AlexNet", recording_alexnet)
+    cfg = ExperimentConfig(batch_size=1, steps=1, train_images=1, eval_images=1, num_classes=2,
+                           lr_in_buffer=lr_in_buffer, init="bvlc")
+    with pytest.raises(_Stop):
+        run_experiment(cfg)
+    assert made[0]["lr_in_buffer"] is lr_in_buffer and inits == ["bvlc"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -243,3 +244,191 @@ def test_sparse_gradients_are_refused(cls):
     emb(torch.tensor([1, 2])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse"):
         cls(emb.parameters(), lr=0.1).step()
+
+
+# --- the papers' algorithms, written out by hand, under a warm-up + polynomial-decay schedule
+
+STEPS, WARMUP = 12, 4
+
+
+def schedule(t):
+    """Factor of the base rate at step t (0-based): linear warm-up, then (1 − t/T)²."""
+    return (t + 1) / WARMUP if t < WARMUP else (1.0 - t / STEPS) ** 2
+
+
+def scheduled_run(params, opt, steps=STEPS, seed=2):
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    run(params, _Stepping(opt, sched), steps, seed=seed)
+    return params
+
+
+class _Stepping:
+    """opt.step() then sched.step(), so run() drives both."""
+
+    def __init__(self, opt, sched):
+        self.opt, self.sched = opt, sched
+
+    def step(self):
+        self.opt.step()
+        self.sched.step()
+
+
+def lars_reference(w0, lr, momentum, weight_decay, eta, eps, paper, steps=STEPS, seed=2,
+                   lr_factor=schedule):
+    """You et al. (2017), Algorithm 1, one tensor at a time, from the formulas.
+
+    λ = η‖w‖/(‖g‖ + β‖w‖ + ε); paper: v ← m v + γ_t λ(g + βw), w ← w − v;
+    torch's placement: v ← m v + λ(g + βw), w ← w − γ_t v. The first buffer is the first
+    term itself (v₀ = 0 in the paper gives the same).
+    """
+    ws = [w.clone() for w in w0]
+    vs = [torch.zeros_like(w) for w in w0]
+    g = torch.Generator().manual_seed(seed)
+    for t in range(steps):
+        gamma = lr * lr_factor(t)
+        grads = [torch.randn(w.shape, generator=g, dtype=w.dtype) for w in ws]
+        for i, (w, gr) in enumerate(zip(ws, grads)):
+            lam = eta * w.norm() / (gr.norm() + weight_decay * w.norm() + eps)
+            d = lam * (gr + weight_decay * w)
+            if paper:
+                vs[i] = momentum * vs[i] + gamma * d
+                ws[i] = w - vs[i]
+            else:
+                vs[i] = momentum * vs[i] + d
+                ws[i] = w - gamma * vs[i]
+    return ws
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+@pytest.mark.parametrize("paper", [True, False])
+def test_lars_both_forms_match_a_hand_written_algorithm_1_under_a_schedule(paper, foreach):
+    kw = dict(lr=0.8, momentum=0.9, weight_decay=5e-3, trust_coefficient=0.02, eps=1e-9)
+    w0 = [p.detach().clone() for p in make_params()]
+    params = make_params()
+    scheduled_run(params, LARS(params, lr_in_buffer=paper, foreach=foreach, **kw))
+    ref = lars_reference(w0, kw["lr"], kw["momentum"], kw["weight_decay"],
+                         kw["trust_coefficient"], kw["eps"], paper)
+    for p, r in zip(params, ref):
+        torch.testing.assert_close(p.detach(), r, rtol=0, atol=1e-13)
+
+
+def test_lars_forms_agree_for_a_constant_rate_and_differ_under_the_schedule():
+    kw = dict(lr=0.8, momentum=0.9, weight_decay=5e-3, trust_coefficient=0.02)
+    a, b = make_params(), make_params()
+    run(a, LARS(a, lr_in_buffer=True, **kw), STEPS)
+    run(b, LARS(b, lr_in_buffer=False, **kw), STEPS)
+    for x, y in zip(a, b):       # equal up to rounding: v_paper = γ v_torch
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-13)
+    a, b = make_params(), make_params()
+    scheduled_run(a, LARS(a, lr_in_buffer=True, **kw))
+    scheduled_run(b, LARS(b, lr_in_buffer=False, **kw))
+    # the hand-written references differ by this much; the optimizers must too (the
+    # reference test above pins each to 1e-13, so a difference of 1e-4 is not rounding)
+    w0 = [p.detach().clone() for p in make_params()]
+    ref_gap = max(float((r - s).abs().max()) for r, s in zip(
+        lars_reference(w0, 0.8, 0.9, 5e-3, 0.02, 1e-8, True),
+        lars_reference(w0, 0.8, 0.9, 5e-3, 0.02, 1e-8, False)))
+    gap = max(float((x - y).abs().max()) for x, y in zip(a, b))
+    assert ref_gap > 1e-4
+    assert gap == pytest.approx(ref_gap, rel=1e-6)
+
+
+def test_lars_paper_form_without_momentum_is_the_same_step():
+    # with m = 0 there is no buffer: both placements give w − γ_t λ(g + βw)
+    a, b = make_params(), make_params()
+    scheduled_run(a, LARS(a, lr=0.5, weight_decay=1e-2, lr_in_buffer=True))
+    scheduled_run(b, LARS(b, lr=0.5, weight_decay=1e-2, lr_in_buffer=False))
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-15)
+
+
+def test_lars_lr_in_buffer_is_a_validated_group_option_in_the_state_dict():
+    p = make_params()
+    opt = LARS([{"params": p[:2]}, {"params": p[2:], "lr_in_buffer": True}], lr=0.1,
+               momentum=0.9)
+    assert [g["lr_in_buffer"] for g in opt.state_dict()["param_groups"]] == [False, True]
+    with pytest.raises(ValueError, match="lr_in_buffer"):
+        LARS(make_params(), lr=0.1, lr_in_buffer="paper")
+    # an old state dict without the key gets the default back
+    state = opt.state_dict()
+    for g in state["param_groups"]:
+        del g["lr_in_buffer"]
+    opt2 = LARS(make_params(), lr=0.1, momentum=0.9)
+    opt2.__setstate__({"state": {}, "param_groups": state["param_groups"]})
+    assert all(g["lr_in_buffer"] is False for g in opt2.param_groups)
+
+
+def test_lars_paper_form_resumes_identically_from_a_state_dict():
+    kw = dict(lr=0.3, momentum=0.9, weight_decay=1e-3, lr_in_buffer=True)
+    pa = make_params()
+    run(pa, LARS(pa, **kw), 6)
+    pb = make_params()
+    opt = LARS(pb, **kw)
+    run(pb, opt, 3)
+    saved = copy.deepcopy(opt.state_dict())
+    pc = [nn.Parameter(p.detach().clone()) for p in pb]
+    opt2 = LARS(pc, lr=0.3, momentum=0.9, weight_decay=1e-3)    # the option comes from the dict
+    opt2.load_state_dict(saved)
+    assert opt2.param_groups[0]["lr_in_buffer"] is True
+    run(pc, opt2, 3, start=3)
+    for x, y in zip(pa, pc):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-14)
+
+
+def lamb_reference(w0, lr, betas, eps, weight_decay, bounds, bias_correction=True,
+                   steps=STEPS, seed=2):
+    """You et al. (2019), Algorithm 2, one tensor at a time, from the formulas:
+
+    m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; m̂ = m/(1−β1^t); v̂ = v/(1−β2^t);
+    r = m̂/(√v̂ + ε); x ← x − η_t φ(‖x‖)/‖r + λx‖ · (r + λx), φ(z) = min(max(z, γ_l), γ_u).
+    """
+    lo, hi = bounds if bounds is not None else (None, None)
+    b1, b2 = betas
+    xs = [w.clone() for w in w0]
+    ms = [torch.zeros_like(w) for w in w0]
+    vs = [torch.zeros_like(w) for w in w0]
+    g = torch.Generator().manual_seed(seed)
+    for t in range(1, steps + 1):
+        eta = lr * schedule(t - 1)
+        grads = [torch.randn(w.shape, generator=g, dtype=w.dtype) for w in xs]
+        for i, (x, gr) in enumerate(zip(xs, grads)):
+            ms[i] = b1 * ms[i] + (1 - b1) * gr
+            vs[i] = b2 * vs[i] + (1 - b2) * gr * gr
+            c1, c2 = (1 - b1 ** t, 1 - b2 ** t) if bias_correction else (1.0, 1.0)
+            r = (ms[i] / c1) / ((vs[i] / c2).sqrt() + eps)
+            u = r + weight_decay * x
+            z = float(x.norm())
+            phi = min(max(z, lo if lo is not None else -math.inf),
+                      hi if hi is not None else math.inf)
+            xs[i] = x - eta * phi / float(u.norm()) * u
+    return xs
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+@pytest.mark.parametrize("bounds,bias_correction", [
+    (None, True), ((2.5, 3.5), True), ((None, 1.0), True), ((4.0, None), False)])
+def test_lamb_matches_a_hand_written_algorithm_2(bounds, bias_correction, foreach):
+    kw = dict(lr=0.02, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.05)
+    w0 = [p.detach().clone() for p in make_params()]
+    norms = sorted(float(w.norm()) for w in w0)
+    if bounds == (2.5, 3.5):     # the bounds must bite: some norms below, some above
+        assert norms[0] < 2.5 and norms[-1] > 3.5
+    params = make_params()
+    scheduled_run(params, LAMB(params, weight_norm_bounds=bounds,
+                               bias_correction=bias_correction, foreach=foreach, **kw))
+    ref = lamb_reference(w0, kw["lr"], kw["betas"], kw["eps"], kw["weight_decay"], bounds,
+                         bias_correction)
+    for p, r in zip(params, ref):
+        torch.testing.assert_close(p.detach(), r, rtol=0, atol=1e-13)
+
+
+def test_lamb_phi_bounds_change_the_step_and_are_validated():
+    a, b = make_params(), make_params()
+    run(a, LAMB(a, lr=0.02, weight_norm_bounds=(None, 1.0)), 3)
+    run(b, LAMB(b, lr=0.02), 3)
+    assert max(float((x - y).abs().max()) for x, y in zip(a, b)) > 1e-3
+    for bad in [(1.0,), (2.0, 1.0), (-1.0, None), (None, 0.0), "x"]:
+        with pytest.raises(ValueError, match="weight_norm_bounds"):
+            LAMB(make_params(), weight_norm_bounds=bad)
+    assert LAMB(make_params(), weight_norm_bounds=(0.0, 2.0)).state_dict()[
+        "param_groups"][0]["weight_norm_bounds"] == (0.0, 2.0)
