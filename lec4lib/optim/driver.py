@@ -71,7 +71,8 @@ class OptimResult:
     n_steps : int
         Updates done.
     w_avg : ndarray or None
-        Average of the iterates from step ``average_from`` on (only with ``average_from``).
+        Average of the iterates ``w_t``, ``max(average_from, 1) <= t <= T`` (only with
+        ``average_from``; Polyak–Ruppert averaging).
     """
 
     w: np.ndarray
@@ -155,7 +156,8 @@ def minibatch(objective, optimizer: Optimizer, w0=None, *, batch_size: int | Non
     target_loss : float, optional
         Stop at the first record where ``f(w) <= target_loss``.
     average_from : int, optional
-        Also return the average of the iterates ``w_t`` for ``t >= average_from``.
+        Also return the average of the iterates ``w_t`` for ``max(average_from, 1) <= t <= T``
+        (the start ``w_0`` is never included).
 
     Returns
     -------

@@ -23,7 +23,7 @@ import numpy as np
 from ..problems.quadratic import _curvatures
 from ..validation import check_int, check_number, check_positive_array, check_unit_interval_array
 
-__all__ = ["heavy_ball_radius", "nesterov_radius", "gd_optimal", "heavy_ball_optimal",
+__all__ = ["heavy_ball_radius", "ema_momentum_radius", "stability_limit", "nesterov_radius", "gd_optimal", "heavy_ball_optimal",
            "momentum_noise_floor", "ema_variance_ratio",
            "ema_weights", "gd_contraction"]
 
@@ -64,6 +64,45 @@ def heavy_ball_radius(alpha, beta, curvatures) -> np.ndarray:
     for l in lam:
         out = np.maximum(out, _max_root_modulus(1 + b - a * l, b))
     return out
+
+
+def ema_momentum_radius(alpha, beta, curvatures) -> np.ndarray:
+    """Spectral radius of the slide's moving-average form on a quadratic.
+
+    ``v_t = βv_{t−1} + (1 − β)λw_t``, ``w_{t+1} = w_t − αv_t`` moves ``(w, v)`` by the matrix
+    ``[[1 − α(1−β)λ, −αβ], [(1−β)λ, β]]``, whose characteristic polynomial
+    ``z² − (1 + β − α(1−β)λ) z + β`` is heavy ball's with step ``α(1 − β)``. So it is
+    :func:`heavy_ball_radius` at ``α(1 − β)``: stable iff ``0 < αλ < 2(1 + β)/(1 − β)``.
+
+    Examples
+    --------
+    >>> float(ema_momentum_radius(2.0, 0.5, [1.0]))   # α(1−β)λ = 1: roots of z² − 0.5z + 0.5
+    0.7071067811865476
+    """
+    a = np.asarray(check_positive_array("alpha", alpha), dtype=float)
+    b = np.asarray(check_unit_interval_array("beta", beta), dtype=float)
+    return heavy_ball_radius(a * (1 - b), b, curvatures)
+
+
+def stability_limit(beta: float, form: str = "velocity") -> float:
+    """The largest stable ``αλ`` of momentum on a quadratic, in either of the slide's forms.
+
+    ``2 + 2β`` in the velocity (heavy-ball) form, ``2(1 + β)/(1 − β)`` in the moving-average
+    form (the same bound on its effective step ``α(1 − β)``). Jury's test for
+    ``z² − (1 + β − a) z + β``: both roots inside the unit circle iff ``|β| < 1`` and
+    ``0 < a < 2 + 2β``.
+
+    Examples
+    --------
+    >>> stability_limit(0.5), stability_limit(0.5, form="ema")
+    (3.0, 6.0)
+    """
+    b = float(check_unit_interval_array("beta", beta))
+    if form == "velocity":
+        return 2 + 2 * b
+    if form == "ema":
+        return 2 * (1 + b) / (1 - b)
+    raise ValueError(f"form must be 'ema' or 'velocity', got {form!r}")
 
 
 def nesterov_radius(alpha, beta, curvatures) -> np.ndarray:

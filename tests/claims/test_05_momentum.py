@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from lec4lib.problems.quadratic import quadratic_spectrum
-from lec4lib.theory.momentum import (ema_weights, gd_optimal, heavy_ball_optimal, heavy_ball_radius,
-                                     momentum_noise_floor, nesterov_radius)
+from lec4lib.theory.momentum import (ema_momentum_radius, ema_weights, gd_optimal, heavy_ball_optimal,
+                                     heavy_ball_radius, momentum_noise_floor, nesterov_radius,
+                                     stability_limit)
 from lec4lib.optim.torch_mapping import torch_trajectory
 from lec4lib.problems.objectives import minimum_of
 from lec4lib.problems.quadratic import quadratic_grad
 from lec4lib.studies.ch05_momentum import (direction_variance, ema_of_gradients, momentum_forms_gap,
-                                           stability_boundary)
+                                           stability_boundary, trajectory_direction_noise)
 from lec4lib.theory.measure import rate_between, steps_to_tolerance
 from lec4lib.theory.noise_floor import measured_noise_floor
 from lec4lib.problems.datasets import load_breast_cancer_pm1
@@ -175,3 +176,42 @@ def test_noise_floor_of_momentum_matches_ar2_theory(kind):
     assert measured == pytest.approx(theory, rel=0.05)
     assert momentum_noise_floor(alpha, 0.0 if kind == "sgd" else beta, lam, sigma,
                                    form="ema" if kind == "ema" else "velocity") == pytest.approx(theory)
+
+
+# ---------------------------------------------------------------- stability of the slide's moving-average form
+def test_moving_average_form_stable_iff_alpha_lambda_below_2_1_plus_beta_over_1_minus_beta():
+    rng = np.random.default_rng(1)
+    for _ in range(50):   # its own iteration matrix on (w, v), written out here
+        a, b, lam = rng.uniform(0.01, 40), rng.uniform(0, 0.99), rng.uniform(0.1, 2)
+        M = np.array([[1 - a * (1 - b) * lam, -a * b], [(1 - b) * lam, b]])
+        assert ema_momentum_radius(a, b, [lam]) == pytest.approx(np.max(np.abs(np.linalg.eigvals(M))), rel=1e-7)
+    betas = np.linspace(0.0, 0.95, 20)                  # the chapter's grid
+    closed = 2 * (1 + betas) / (1 - betas)
+    bisected = np.array([stability_boundary(b, hi=1000.0, form="ema") for b in betas])
+    np.testing.assert_allclose(bisected, closed, rtol=1e-9)
+    np.testing.assert_allclose([stability_limit(b, form="ema") for b in betas], closed, rtol=1e-15)
+    np.testing.assert_allclose([stability_limit(b) for b in betas], 2 + 2 * betas, rtol=1e-15)
+    g = quadratic_grad([1.0])
+    for b, lim in zip(betas, closed):
+        assert abs(run(MomentumEMA(0.99 * lim, b), g, [1.0], 2000)[-1, 0]) < 1e-3
+        assert abs(run(MomentumEMA(1.01 * lim, b), g, [1.0], 2000)[-1, 0]) > 1e3
+        # the heavy-ball bound 2 + 2β is not the bound of this form: at 1.01 (2 + 2β) it converges
+        if b > 0.05:
+            assert abs(run(MomentumEMA(1.01 * (2 + 2 * b), b), g, [1.0], 2000)[-1, 0]) < 1e-3
+
+
+# ---------------------------------------------------------------- "reduces variance", along training
+def test_momentum_reduces_direction_variance_along_a_training_run(problem):
+    obj, L, _ = problem
+    beta = 0.9
+    r = trajectory_direction_noise(obj, np.zeros(30), 0.5 / L, beta, batch_size=8, steps=300, chains=500, seed=0)
+    settled, early = slice(100, 300), slice(0, 10)      # the chapter's windows
+    ratio = lambda k: np.mean(r[f"mom_{k}"][settled]) / np.mean(r[f"sgd_{k}"][settled])  # noqa: E731
+    theory = (1 - beta) / (1 + beta)
+    # 500 runs: a variance has standard error √(2/500) ≈ 6 % per step, and 200 steps average it
+    assert ratio("var") == pytest.approx(theory, rel=0.1)
+    assert np.mean(r["mom_noise"][settled]) / np.mean(r["sgd_err"][settled]) == pytest.approx(theory, rel=0.1)
+    # against ∇f at the current point v_t is worse than its variance alone (stale gradients) ...
+    assert ratio("var") < ratio("err") < 1.5 * theory
+    # ... and in the first steps, while v fills from 0, worse than SGD's own gradient
+    assert np.mean(r["mom_err"][early]) > np.mean(r["sgd_err"][early])
