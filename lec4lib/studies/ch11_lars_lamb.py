@@ -1,5 +1,8 @@
 """The experiments of chapter 11 (LARS and LAMB).
 
+0. :func:`init_norm_comparison`: the slide's ‖w‖ column against the closed forms of the
+   two named AlexNet initializations; :func:`compare_lars_forms`: LARS with the rate
+   inside the momentum buffer (You et al. 2017, Algorithm 1) and outside it (torch).
 1. :func:`compare_lars_sgd`: LARS against plain SGD at a large batch, on the digits.
 2. :func:`run_experiment` (also a command-line program): AlexNet at a large batch, SGD
    against LARS, run at full scale on a GPU and stored; the book runs it at CPU scale.
@@ -87,14 +90,145 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from ..nets.alexnet import AlexNet, alexnet_flops_per_image, caffe_name, INITS
+from ..nets.alexnet import AlexNet, alexnet_flops_per_image, caffe_name, expected_norms, INITS
 from ..nets.images import ImageFolder, synthetic_images
 from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, torch_threads, train
-from ..nets.trust_ratio import layerwise_param_groups, trust_ratio_table
+from ..nets.trust_ratio import layerwise_param_groups, SLIDE_ALEXNET_TABLE, trust_ratio_table
 from ..optim.lars import LARS
 from ..validation import check_int, check_number
 
-__all__ = ["LarsSgdRun", "compare_lars_sgd", "ExperimentConfig", "run_experiment", "write_result", "load_results", "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
+__all__ = ["init_norm_comparison", "LarsFormsRun", "compare_lars_forms", "warmup_poly",
+           "LarsSgdRun", "compare_lars_sgd", "ExperimentConfig", "run_experiment", "write_result", "load_results", "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
+
+
+def init_norm_comparison(num_classes: int = 1000) -> list[dict]:
+    """The slide's ‖w‖ column beside the closed forms of both AlexNet initializations.
+
+    For every parameter of the slide's table (output layer first): ``name``, ``slide``
+    (the printed ‖w‖), ``slide_init`` and ``bvlc_init`` (``σ√n`` or ``c√m`` under the
+    constants of :data:`lec4lib.nets.alexnet.INITS`, from
+    :func:`lec4lib.nets.alexnet.expected_norms`) and the relative deviations of the slide
+    from each, ``dev_slide_init`` and ``dev_bvlc_init`` (``|slide − x|/x``; ``inf`` where
+    ``x = 0``, i.e. a zero bias under BVLC's constants).
+
+    Examples
+    --------
+    >>> rows = init_norm_comparison()
+    >>> rows[-1]["name"], rows[-1]["slide"], rows[-1]["bvlc_init"]
+    ('conv1.1', 0.098, 0.0)
+    """
+    num_classes = check_int("num_classes", num_classes, 2)
+    closed = {init: expected_norms(num_classes, init) for init in ("slide", "bvlc")}
+    rows = []
+    for name, (w_norm, _, _) in SLIDE_ALEXNET_TABLE.items():
+        row = {"name": name, "slide": w_norm, "slide_init": closed["slide"][name],
+               "bvlc_init": closed["bvlc"][name]}
+        for init in ("slide", "bvlc"):
+            x = row[f"{init}_init"]
+            row[f"dev_{init}_init"] = abs(w_norm - x) / x if x > 0 else math.inf
+        rows.append(row)
+    return rows
+
+
+def warmup_poly(warmup_steps: int, total_steps: int, power: float = 2.0):
+    """The factor ``t ↦ γ_t/γ`` of a linear warm-up, then polynomial decay (You et al. 2017).
+
+    ``(t + 1)/warmup_steps`` for ``t < warmup_steps``, then ``(1 − t/total_steps)^power``
+    (for ``torch.optim.lr_scheduler.LambdaLR``; ``t`` counts optimizer steps from 0).
+
+    Examples
+    --------
+    >>> f = warmup_poly(2, 4)
+    >>> [f(t) for t in range(4)]
+    [0.5, 1.0, 0.25, 0.0625]
+    """
+    warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+    total_steps = check_int("total_steps", total_steps, 1)
+    power = check_number(power, "power", 0.0)
+
+    def factor(t: int) -> float:
+        if t < warmup_steps:
+            return (t + 1) / warmup_steps
+        return max(0.0, 1.0 - t / total_steps) ** power
+
+    return factor
+
+
+@dataclass
+class LarsFormsRun:
+    """Both placements of LARS's rate on the same batches (:func:`compare_lars_forms`)."""
+
+    schedule: str
+    lr: list            # γ_t of every step
+    loss_paper: list    # training loss of every step, rate inside the buffer
+    loss_torch: list    # the same, rate outside the buffer
+    gap: list           # max over tensors of ‖w_paper − w_torch‖/‖w_torch‖ after each step
+
+
+def compare_lars_forms(*, steps: int = 40, warmup_steps: int = 8, lr: float = 0.8,
+                       batch_size: int = 256, momentum: float = 0.9,
+                       trust_coefficient: float = 0.01, weight_decay: float = 5e-4,
+                       seed: int = 0) -> list[LarsFormsRun]:
+    """Train the digits CNN with LARS in both forms, under a schedule and at a constant rate.
+
+    ``LARS(lr_in_buffer=True)`` is You et al. 2017, Algorithm 1 (``v ← m v + γ_t λ(g + βw)``,
+    ``w ← w − v``), ``lr_in_buffer=False`` torch's placement (``w ← w − γ_t v``). Each pair
+    of runs starts from ``SmallCNN(seed=seed)`` in float64 and sees the same batches
+    (drawn with replacement from a generator seeded with ``seed``); every tensor is
+    adapted. Two schedules: ``"warm-up + poly"`` (:func:`warmup_poly`, power 2, through
+    ``torch.optim.lr_scheduler.LambdaLR``) and ``"constant"``.
+
+    Returns
+    -------
+    list of LarsFormsRun
+        The scheduled pair, then the constant one.
+
+    Examples
+    --------
+    >>> sched, const = compare_lars_forms(steps=4, warmup_steps=2)
+    >>> sched.schedule, len(sched.gap), const.gap[-1] < 1e-12 < sched.gap[-1]
+    ('warm-up + poly', 4, True)
+    """
+    steps = check_int("steps", steps, 1)
+    warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    check_number(lr, "lr", 0.0, low_open=True)
+    check_number(momentum, "momentum", 0.0, 1.0)
+    check_number(trust_coefficient, "trust_coefficient", 0.0, low_open=True)
+    check_number(weight_decay, "weight_decay", 0.0)
+    seed = check_int("seed", seed, 0)
+    (x, y), _ = load_digits_tensors(seed=seed, dtype=torch.float64)
+    out = []
+    with torch_threads(1):
+        for name, factor in (("warm-up + poly", warmup_poly(warmup_steps, steps)),
+                             ("constant", lambda t: 1.0)):
+            models, opts, scheds = [], [], []
+            for paper in (True, False):
+                model = SmallCNN(seed=seed).double()
+                opt = LARS(model.parameters(), lr=lr, momentum=momentum,
+                           weight_decay=weight_decay, trust_coefficient=trust_coefficient,
+                           lr_in_buffer=paper)
+                models.append(model)
+                opts.append(opt)
+                scheds.append(torch.optim.lr_scheduler.LambdaLR(opt, factor))
+            gen = torch.Generator().manual_seed(seed)
+            rec = LarsFormsRun(name, [], [], [], [])
+            for _ in range(steps):
+                idx = torch.randint(0, len(x), (batch_size,), generator=gen)
+                rec.lr.append(opts[0].param_groups[0]["lr"])
+                for model, opt, sched, losses in zip(models, opts, scheds,
+                                                     (rec.loss_paper, rec.loss_torch)):
+                    opt.zero_grad(set_to_none=True)
+                    loss = F.cross_entropy(model(x[idx]), y[idx])
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    losses.append(float(loss.detach()))
+                with torch.no_grad():
+                    rec.gap.append(max(float((a - b).norm() / b.norm()) for a, b in zip(
+                        models[0].parameters(), models[1].parameters())))
+            out.append(rec)
+    return out
 
 
 @dataclass
