@@ -98,7 +98,8 @@ def test_readme_where_things_are_table_matches_what_each_chapter_imports():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0][:2].isdigit():
             study = set() if cells[1] == "—" else {cells[1].split("`")[1]}
-            rows[cells[0].split()[0]] = (study, {m.strip("` ") for m in cells[2].split(",")})
+            core = set() if cells[2] == "—" else {m.strip("` ") for m in cells[2].split(",")}
+            rows[cells[0].split()[0]] = (study, core)
     # every page but the slide map, by the number its file name starts with ("10a-…" is 10a)
     chapters = {md.name.split("-")[0]: md for md in CHAPTERS if not md.name.startswith("99")}
     assert sorted(rows) == sorted(chapters)
