@@ -90,8 +90,10 @@ class Polynomial(Schedule):
     lr : float
         ``η_0 > 0``.
     power : float
-        The exponent ``a >= 0``; SGD on a strongly convex problem converges for ``a ∈ (1/2, 1]``
-        (Robbins–Monro: ``Σ η_t = ∞`` and ``Σ η_t² < ∞``).
+        The exponent ``a >= 0``. For ``a ∈ (1/2, 1]`` the classical sufficient conditions
+        for SGD's convergence hold (Robbins–Monro: ``Σ η_t = ∞`` and ``Σ η_t² < ∞``); they
+        are not necessary: on a strongly convex problem ``a ∈ (0, 1/2]`` converges too
+        (chapter 02, section ``ss-decreasing-steps``).
     t0 : float, default 1
         Time scale ``> 0`` (how many steps before the decay sets in).
 
