@@ -13,9 +13,17 @@ missing) and the naive two-pass gradient ``Xᵀ r(Xw)``, which reads ``X`` from 
 BLAS is limited to one thread (the copy is single-threaded in numpy, and so is the kernel),
 so the comparison is per core. Never asserts (benchmarks/README.md).
 
+Then the two timings the claim tests used to assert and now only count (tests/claims/
+test_01 and test_03 assert the rows each gradient reads): chapter 01's cost of a full and a
+minibatch gradient as N grows (``studies.ch01_stochastic_gradient.time_gradients``, the
+chapter's sizes), printed as the fitted log-log slopes (expected: about 1 and about 0) and
+the ratio full / minibatch at the largest N; and chapter 03's GD step against an SGD step
+(batch 32) on the digits problem, as ``ratio = GD / SGD`` (the work ratio N/|B| printed
+beside it).
+
 Usage::
 
-    python benchmarks/bench_full_gradient.py [--n 200000] [--d 100] [--repeats 15]
+    python benchmarks/bench_full_gradient.py [--n 200000] [--d 100] [--repeats 15] [--no-scaling]
 """
 
 from __future__ import annotations
@@ -71,6 +79,32 @@ def measure(n: int, d: int, repeats: int, with_naive: bool = False):
         return interleaved_medians(fns, repeats)
 
 
+def cost_scaling(repeats: int) -> None:
+    """Chapter 01's cost slopes and chapter 03's GD/SGD step ratio (printed, never asserted)."""
+    from lec4lib.problems.datasets import load_digits_pm1
+    from lec4lib.studies.ch01_stochastic_gradient import time_gradients
+    from lec4lib.theory.measure import loglog_slope
+
+    ns = 2 ** np.arange(17, 22)
+    t_full, t_mini = time_gradients(ns, n_features=16, batch_size=64, repeats=15, seed=0)
+    print(f"chapter 01, d = 16, N = 2^17..2^21 (fastest of 15): full-gradient slope "
+          f"{loglog_slope(ns[1:], t_full[1:]):.2f} (four larger sizes; expected ~1), minibatch-64 slope "
+          f"{loglog_slope(ns, t_mini):.2f} (expected ~0), ratio full / minibatch at N = 2^21 "
+          f"{t_full[-1] / t_mini[-1]:.0f} (work ratio {ns[-1] // 64})")
+    X, y = load_digits_pm1(positive=[0, 1, 2, 3, 4])
+    obj = LogisticRegression(X, y, l2=0.1)
+    w, rng = np.zeros(obj.n_features), np.random.default_rng(0)
+    idx = [rng.permutation(obj.n_samples)[:32] for _ in range(50)]
+    it = iter(range(10 ** 9))
+    with threadpool_limits(limits=1):
+        t_gd, t_sgd = interleaved_medians(
+            [lambda: w - 0.1 * obj.grad(w),
+             lambda: w - 0.1 * obj.minibatch_grad(w, idx[next(it) % 50], check=False)], 50 * repeats)
+    print(f"chapter 03, digits N = {obj.n_samples}, |B| = 32, median of {50 * repeats}: GD step "
+          f"{t_gd * 1e6:.1f} us, SGD step {t_sgd * 1e6:.1f} us, ratio GD / SGD {t_gd / t_sgd:.2f} "
+          f"(work ratio {obj.n_samples / 32:.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200_000)
@@ -80,6 +114,8 @@ def main() -> None:
                     help="other numbers of features, each on a matrix of the same size in bytes "
                          "(the ratio depends on d: one exp per row, d multiply-adds twice per row); "
                          "'' for none")
+    ap.add_argument("--no-scaling", action="store_true",
+                    help="skip chapter 01's cost slopes and chapter 03's GD / SGD step ratio")
     args = ap.parse_args()
     if not kernels.available():
         raise SystemExit("numba is not installed: lec4lib's full gradient would be the NumPy fallback")
@@ -107,6 +143,8 @@ def main() -> None:
         n = nbytes // (8 * d)
         t_copy, t_grad, t_blocked = measure(n, d, args.repeats)
         print(f"  {n} x {d}: ratio {t_copy / t_grad:.2f}  ({t_copy / t_blocked:.2f})")
+    if not args.no_scaling:
+        cost_scaling(args.repeats)
 
 
 if __name__ == "__main__":

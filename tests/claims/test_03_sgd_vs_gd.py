@@ -1,8 +1,6 @@
 """Claims of chapters/03-sgd-vs-gd.md on the digits problem: SGD iterations are cheaper, SGD is ahead
 per epoch at the start, less stable and slower at the end, and harder to tune than GD."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -27,25 +25,36 @@ def problem():
     return obj, w_star, obj.loss(w_star), obj.smoothness(), -(-len(y) // BATCH)
 
 
+def _rows_read(grad, X):
+    """The rows of ``X`` that ``grad()`` reads: poison one row at a time with NaN and see
+    whether the gradient changes (NaN propagates through every arithmetic operation)."""
+    clean = grad()
+    touched = []
+    with np.errstate(invalid="ignore", over="ignore"):
+        for n in range(len(X)):
+            row = X[n].copy()
+            X[n] = np.nan
+            if not np.array_equal(grad(), clean):
+                touched.append(n)
+            X[n] = row
+    return np.array(touched)
+
+
 def test_sgd_iteration_is_cheaper_than_gd_iteration(problem):
     obj, w_star, f_star, L, pe = problem
-    # the work: N per-example gradients against |B|
-    assert obj.n_samples / BATCH > 50
-    # the time, median of many repeats of the same update the loops make
-    w, rng = np.zeros(obj.n_features), np.random.default_rng(0)
-    idx = [rng.permutation(obj.n_samples)[:BATCH] for _ in range(50)]
-
-    def med(fn, reps=1500):
-        ts = []
-        for i in range(reps):
-            t0 = time.perf_counter()
-            fn(i)
-            ts.append(time.perf_counter() - t0)
-        return np.median(ts)
-
-    t_gd = med(lambda i: w - 0.1 * obj.grad(w))
-    t_sgd = med(lambda i: w - 0.1 * obj.minibatch_grad(w, idx[i % 50], check=False))
-    assert t_gd > 1.3 * t_sgd
+    # the work per iteration, counted: GD's gradient reads all N rows, SGD's the |B| rows of
+    # its batch (the wall-time ratio is printed by benchmarks/bench_full_gradient.py)
+    w = np.random.default_rng(0).standard_normal(obj.n_features) * 0.1
+    idx = np.random.default_rng(1).permutation(obj.n_samples)[:BATCH]
+    X = obj.X.copy()
+    try:
+        gd_rows = _rows_read(lambda: obj.grad(w), obj.X)
+        sgd_rows = _rows_read(lambda: obj.minibatch_grad(w, idx, check=False), obj.X)
+    finally:
+        obj.X[...] = X                       # the fixture is shared with the other tests
+    np.testing.assert_array_equal(gd_rows, np.arange(obj.n_samples))
+    np.testing.assert_array_equal(sgd_rows, np.sort(idx))
+    assert len(gd_rows) / len(sgd_rows) == obj.n_samples / BATCH > 50
 
 
 def test_sgd_faster_than_gd_at_the_beginning_per_epoch(problem):
@@ -60,7 +69,11 @@ def test_sgd_less_stable_and_slower_at_the_end(problem):
     obj, w_star, f_star, L, pe = problem
     finals = np.array([sgd(obj, lr=0.1, batch_size=BATCH, epochs=50, seed=s, record_every=pe).history.loss[-1]
                        for s in range(10)]) - f_star
-    assert finals.max() / finals.min() > 2          # spread over seeds
+    # spread over seeds: measured 8.47 (seeds 0-9, deterministic). Ten log-normal draws
+    # with the measured σ(log gap) = 0.56 have an expected range of 3.08σ, i.e. a ratio of
+    # about 5.5; the band (4, 20) keeps a margin around the seeded value and fails if the
+    # noise floor collapses (e.g. a decaying step) or blows up
+    assert 4 < finals.max() / finals.min() < 20
     g50 = gd(obj, lr=1 / L, n_steps=50).history.loss[-1] - f_star
     assert g50 < finals.min() / 10                  # GD ends lower, and identically every time
     assert gd(obj, lr=1 / L, n_steps=50).history.loss[-1] - f_star == g50
@@ -73,7 +86,10 @@ def test_sgd_less_stable_and_slower_at_the_end(problem):
     assert dec.history.loss[-1] - f_star > 1e3 * max(gdr.history.loss[-1] - f_star, 1e-16)
     late = slice(100, 301)
     rate = np.polyfit(np.log(dec.history.epoch[late]), np.log(dec.history.loss[late] - f_star), 1)[0]
-    assert -1.5 < rate < -0.3  # a power law, not geometric
+    # a power law, not geometric: the fitted exponent is -0.636 for seed 0 (deterministic;
+    # seeds 1-3 give -0.82 to -1.02, so the band is for seed 0's stream). ±0.15 around it
+    # allows for floating-point changes in the fit, not for a different rate
+    assert -0.8 < rate < -0.5
 
 
 def test_sgd_harder_to_tune_than_gd(problem):
