@@ -8,7 +8,7 @@ import torch
 
 from lec4lib.optim.torch_mapping import torch_trajectory
 from lec4lib.optim.driver import tuned_final_losses
-from lec4lib.studies.ch07_adagrad import adagrad_rms_identity, recorded_adagrad_run, scale_invariance_gap
+from lec4lib.studies.ch07_adagrad import recorded_adagrad_run, scale_invariance_gap
 from lec4lib.problems.datasets import load_breast_cancer_pm1
 from lec4lib.problems.objectives import LogisticRegression
 from lec4lib.optim.adagrad import Adagrad
@@ -45,21 +45,59 @@ def test_adagrad_steps_follow_feature_scale(raw, recorded):
     assert eff.max() / eff.min() > 1e4
 
 
-def test_adagrad_step_is_eta_over_sqrt_t_divided_by_rms(recorded):
-    _, grads = recorded
-    eta = 0.03
-    steps, _ = adagrad_rms_identity(grads, eta)
-    T = len(grads)
-    for t in (0, 1, 10, T - 1):                 # written out, one step at a time
-        rms = np.sqrt(np.sum(grads[: t + 1] ** 2, axis=0) / (t + 1))
-        np.testing.assert_allclose(steps[t], eta / np.sqrt(t + 1) * grads[t] / rms, rtol=1e-12)
+def test_adagrad_step_is_eta_over_sqrt_t_whatever_the_gradient_scale():
+    # the step η g_t/√G_t = (η/√t)·g_t/RMS_t: for stationary gradients g_t = σ_j z_t its size
+    # is η/√t in every coordinate, whatever σ_j. Independent reference: for i.i.d. z_t the
+    # ratio z_T²/Σ_{t≤T} z_t² has mean exactly 1/T (exchangeability), so E[T·step_T²/η²] = 1.
+    # Run lec4lib's Adagrad on 20 scales σ_j from 1e-4 to 1e4, 5000 replicas each (the
+    # update is per coordinate, so the replicas are coordinates of one vector).
+    eta, T, K = 0.03, 200, 5000
+    sigma = np.repeat(np.geomspace(1e-4, 1e4, 20), K)
+    rng = np.random.default_rng(0)
+    opt, w = Adagrad(eta, eps=1e-300), np.zeros(sigma.size)
+    for t in range(T):
+        before = w.copy()
+        opt.update(w, sigma * rng.standard_normal(sigma.size))
+    ratio = (T * (before - w) ** 2 / eta ** 2).reshape(20, K).mean(axis=1)
+    # the mean of K draws of T z_T²/Σz² (variance ≈ var(z²) = 2): standard error √(2/K) = 0.02;
+    # five standard errors. A step scaled by σ_j (the slide's typo, or a missing root) is
+    # off by factors up to 1e8 here, and a 1/t step by T = 200
+    np.testing.assert_allclose(ratio, 1.0, atol=5 * np.sqrt(2 / K))
 
 
-def test_adagrad_is_scale_free_slide_typo_is_not(recorded):
+def test_scale_invariance_gap_matches_torch_and_the_slides_literal_loop(recorded):
     _, grads = recorded
-    ada, typo = scale_invariance_gap(grads[:200], 0.03, 10.0)
-    assert ada == pytest.approx(1.0, rel=1e-12)
-    assert typo == pytest.approx(0.1, rel=1e-12)
+    g = grads[:200]
+    mask = np.abs(g) > 0
+
+    def torch_steps(gs):               # reference 1: torch.optim.Adagrad, ε = 0
+        p = torch.zeros(gs.shape[1], dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adagrad([p], lr=0.03, eps=0.0)
+        out = []
+        for row in gs:
+            before = p.detach().clone()
+            p.grad = torch.tensor(row)
+            opt.step()
+            out.append((before - p.detach()).numpy())
+        return np.array(out)
+
+    def slide_typo_steps(gs):          # reference 2: the slide as printed, w −= η g/√(G²)
+        G, out = np.zeros(gs.shape[1]), []
+        for row in gs:
+            G += row ** 2
+            out.append(0.03 * row / np.sqrt(G ** 2))
+        return np.array(out)
+
+    for c in (0.1, 10.0, 1e3):
+        ada, typo = scale_invariance_gap(g, 0.03, c)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ref_ada = np.max(np.abs(torch_steps(c * g)[mask] / torch_steps(g)[mask]))
+            ref_typo = np.max(np.abs(slide_typo_steps(c * g)[mask] / slide_typo_steps(g)[mask]))
+        # a handful of roundings per step on either side (sums of 200 squares, a root, a quotient)
+        assert ada == pytest.approx(ref_ada, rel=1e3 * np.finfo(float).eps)
+        assert typo == pytest.approx(ref_typo, rel=1e3 * np.finfo(float).eps)
+        assert ref_ada == pytest.approx(1.0, rel=1e3 * np.finfo(float).eps)
+        assert abs(np.log10(ref_typo) + np.log10(c)) < 1e-12 * max(1, abs(np.log10(c)))  # 1/c
 
 
 def test_slide_adagrad_is_torch_adagrad_with_eps_in_the_accumulator():
