@@ -14,13 +14,14 @@ Two initializations are offered (:data:`INITS`, the ``init`` argument):
     read at commit 0d2354c9): weights ``gaussian`` with ``std`` 0.01, 0.005 for ``fc6``
     and ``fc7``; biases ``constant`` 0 / 0.1 / 0 / 0.1 / 0.1 / 0.1 / 0.1 / 0 for
     ``conv1`` … ``fc8``. The same fillers are in the ``bvlc_alexnet/train_val.prototxt``
-    (batch 8192) of ``borisgin/nvcaffe`` (commit 2683ab5f), the NVIDIA-Caffe fork of the
-    paper's second author.
+    (batch 8192) of ``borisgin/nvcaffe`` (commit 2683ab5f), an NVIDIA-Caffe fork with LARS
+    code (``local_lr_auto``); by its name it is that of Boris Ginsburg, the paper's third
+    author (not verified further).
 ``"slide"``
     The constants that reproduce the slide's ‖w‖ column: the same weights, but biases
     0.01, except ``fc6`` and ``fc7``: 0.1. These bias constants were *read off the slide*
-    (``conv1.1`` = 0.098 = 0.01·√96, ``fc8.1`` = 0.316 = 0.01·√1000), not taken from any
-    published prototxt; under ``"bvlc"`` ``conv1.1`` would be 0 and ``conv2.1`` 1.6.
+    (``conv1.1`` = 0.098 = 0.01·√96, ``fc8.1`` = 0.316 = 0.01·√1000); neither of the two
+    prototxts above has them; under ``"bvlc"`` ``conv1.1`` would be 0 and ``conv2.1`` 1.6.
 
 Either way the ‖w‖ column is fixed by the initialization: a weight tensor with ``n``
 entries drawn with standard deviation ``σ`` has norm close to ``σ√n`` (e.g. ``fc8.0``:

@@ -16,12 +16,12 @@ rate ``γ_t`` of step ``t`` (warm-up, then polynomial decay) *inside* the moment
 
 as Caffe's SGD solver does (``ComputeUpdateValue``: ``history = local_rate·diff +
 momentum·history``, then the weight moves by ``history``; read in NVIDIA/caffe,
-``src/caffe/solvers/sgd_solver.cpp`` at commit 20bc9816). In the NVIDIA-Caffe fork of the
-paper's second author (``borisgin/nvcaffe``, the same file at commit 08b1e298),
-``GetLocalRate`` with ``local_lr_auto`` sets ``local_rate = η‖w‖/‖∇w‖·(1 − t/T)^power``,
-which enters the history the same way (in that version the ``β‖w‖`` term of the ratio
-is commented out). This is ``lr_in_buffer=True``. The default, ``lr_in_buffer=False``, uses ``torch.optim.SGD``'s
-convention, with the rate outside the buffer:
+``src/caffe/solvers/sgd_solver.cpp`` at commit 20bc9816). In the NVIDIA-Caffe fork
+``borisgin/nvcaffe`` (by its name, that of the paper's third author, Boris Ginsburg; the
+same file at commit 08b1e298), ``GetLocalRate`` with ``local_lr_auto`` sets
+``local_rate = η‖w‖/‖∇w‖·(1 − t/T)^power``, which enters the history the same way (in that version the ``β‖w‖`` term of the ratio
+is commented out). This is ``lr_in_buffer=True``. The default, ``lr_in_buffer=False``,
+uses ``torch.optim.SGD``'s convention, with the rate outside the buffer:
 
 .. math:: v \\leftarrow m v + \\lambda^{(i)} (g^{(i)} + \\beta w^{(i)}),\\qquad
           w^{(i)} \\leftarrow w^{(i)} - \\gamma_t v .
