@@ -80,8 +80,14 @@ def test_all_optimizers_compared_on_breast_cancer_over_seeds(problem):
     ref = minimize(problem.loss, np.zeros(30), jac=problem.grad, method="BFGS", options={"gtol": 1e-10})
     assert r.f_star == pytest.approx(ref.fun, abs=1e-9)
     means = {n: r.final_gap(n).mean() for n in r.names}
-    assert all(0 < m < 0.01 for m in means.values())             # every method gets close to f*
-    assert max(means.values()) / min(means.values()) < 5          # and within a small factor of each other
+    # every method gets close to f*: measured means 0.00091 (adagrad) to 0.00201 (adam), the
+    # constant step's noise floor. Over 5 seeds the per-method mean has a standard error of
+    # about 0.0004 (adam's gaps: sd 0.0009), so (5e-4, 3e-3) is the measured range widened by
+    # about two standard errors; a method stuck far from f* (above) or a gap measured at
+    # w* instead of the final iterate (below) fails it
+    assert all(5e-4 < m < 3e-3 for m in means.values())
+    # and within a small factor of each other: measured 2.21 (adam / adagrad)
+    assert max(means.values()) / min(means.values()) < 3
     # the tuned steps of the two momentum forms are related by α' = α(1 − β): same runs
     assert r.best_lr["heavy_ball"] == pytest.approx(r.best_lr["momentum_ema"] * 0.1)
     np.testing.assert_allclose(r.curves["heavy_ball"], r.curves["momentum_ema"], rtol=1e-9)

@@ -36,6 +36,16 @@ def test_generators_are_seeded():
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
     assert not np.array_equal(a[0], c[0])
+    # and the labels follow the stated model P(y = +1 | x) = σ(w_trueᵀx): the residuals
+    # y − E[y|x] = y − tanh(w_trueᵀx / 2) have mean 0 and are uncorrelated with x. Each of
+    # the d + 1 sample means has standard error ≤ 1/√N = 0.005; five standard errors
+    X, y, w = make_logistic_data(40_000, 3, seed=0, scale=3.0)
+    r = y - np.tanh(X @ w / 2)
+    assert abs(r.mean()) < 5 / np.sqrt(len(y))
+    assert np.all(np.abs(r @ X / len(y)) < 5 / np.sqrt(len(y)))
+    # x ~ N(0, I): the margin's standard deviation is ‖w_true‖ (sample std of N = 40,000
+    # normals: relative standard error 1/√(2N) = 0.35%; six of them)
+    assert np.std(X @ w) == pytest.approx(np.linalg.norm(w), rel=0.02)
 
 
 def test_linear_regression_ground_truth_is_recovered():
