@@ -3,6 +3,8 @@ small exact cases and the validation of every public function."""
 
 import math
 import multiprocessing
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -183,11 +185,21 @@ def test_data_parallel_check_rejects_bad_input(kwargs, match):
         dpl.run_data_parallel_check(**kwargs)
 
 
-def test_data_parallel_check_times_out_instead_of_hanging():
+def _block_forever(rank, *args):
+    """A worker that never finishes, whatever the machine's speed (spawned by qualified name)."""
+    threading.Event().wait()
+
+
+def test_data_parallel_check_times_out_instead_of_hanging(monkeypatch):
+    # the workers are replaced by ones that block, so the timeout is certain to be reached
+    # (a real step may finish within any fixed limit on a fast enough machine)
+    monkeypatch.setattr(dpl, "_spawn_worker", _block_forever)
     before = set(multiprocessing.active_children())
-    with pytest.raises(TimeoutError, match="did not finish"):
-        dpl.run_data_parallel_check(world_size=2, per_worker_batch=4, timeout_s=0.5)
-    assert not (set(multiprocessing.active_children()) - before)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match="did not finish within 1.0 s"):
+        dpl.run_data_parallel_check(world_size=2, per_worker_batch=4, timeout_s=1.0)
+    assert time.monotonic() - t0 >= 1.0                   # it waited the full limit
+    assert not (set(multiprocessing.active_children()) - before)   # and left no worker behind
 
 
 def test_free_port_and_global_batch():

@@ -9,9 +9,14 @@ Mapping (lec4lib → timm):
   ``Lamb(..., max_grad_norm=None, always_adapt=True)``, with ``weight_decay`` passed to both
   (defaults differ: 0 here, 0.01 in timm); timm's default ``max_grad_norm=1.0`` rescales
   every gradient by the global norm first, which LAMB does not do.
+
+Without timm the module skips, except under ``CI=true`` (``.ci/run`` sets it), where it
+fails instead, so CI cannot pass without the reference.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
@@ -22,9 +27,14 @@ from lec4lib.optim.lars import LARS
 
 from tests.timm_reference import load_timm_optimizers
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
 try:
     Lars, Lamb = load_timm_optimizers()
 except ImportError as err:          # pragma: no cover - timm is in the test extra
+    if IN_CI:                        # as tests/site/test_browser.py: CI cannot pass without the reference
+        pytest.fail(f"timm not installed: {err} (CI=true: the timm cross-checks may not skip)",
+                    pytrace=False)
     pytest.skip(f"timm not installed: {err}", allow_module_level=True)
 
 SHAPES = [(6, 3), (7,), (4, 4, 2), (2, 5)]
