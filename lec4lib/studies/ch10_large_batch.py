@@ -228,6 +228,10 @@ def over_seeds(records, rule: str, batch_size: int, key: str = "test_accuracy",
     return float(vals.mean()), float(vals.min()), float(vals.max())
 
 
+#: Relative residual at which :func:`trained_to_same_loss`'s power iteration stops.
+SHARPNESS_TOL = 1e-3
+
+
 def trained_to_same_loss(batch_sizes, *, lr: float = 0.05, target_loss: float = 0.01,
                          seeds=(0, 1, 2), max_epochs: int = 2000, sharpness_iters: int = 50,
                          sharpness_examples: int = 512, train_examples: int | None = None,
@@ -256,7 +260,7 @@ def trained_to_same_loss(batch_sizes, *, lr: float = 0.05, target_loss: float = 
         A run that has not reached ``target_loss`` by then is recorded with ``reached=False``.
     sharpness_iters, sharpness_examples : int
         Power iteration (at most this many Hessian-vector products, relative tolerance
-        1e-3) on the mean loss over the first ``sharpness_examples`` training images
+        :data:`SHARPNESS_TOL`) on the mean loss over the first ``sharpness_examples`` training images
         (all of them when ``train_examples`` is smaller).
     train_examples : int, optional
         Train on the first this-many images of the training split only (the test split
@@ -304,7 +308,8 @@ def trained_to_same_loss(batch_sizes, *, lr: float = 0.05, target_loss: float = 
                           stop_below=target_loss)
                 train_loss, train_acc = evaluate(model, tr)
                 test_acc = evaluate(model, te)[1]
-                r = top_hessian_eigenvalue(model, sub, iters=sharpness_iters, tol=1e-3, seed=seed)
+                r = top_hessian_eigenvalue(model, sub, iters=sharpness_iters, tol=SHARPNESS_TOL,
+                                           seed=seed)
                 out.append({"seed": seed, "batch_size": b, "lr": lr, "epochs": len(h.epoch_loss),
                             "steps": h.steps, "reached": (not h.diverged) and train_loss < target_loss,
                             "train_loss": train_loss, "train_accuracy": train_acc,

@@ -79,12 +79,10 @@ import datetime as _dt
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from importlib import metadata, resources
 from pathlib import Path
 
 import torch
@@ -95,6 +93,7 @@ from ..nets.images import ImageFolder, synthetic_images
 from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, torch_threads, train
 from ..nets.trust_ratio import layerwise_param_groups, SLIDE_ALEXNET_TABLE, trust_ratio_table
 from ..optim.lars import LARS
+from ..results import provenance, source_revision, stored_results
 from ..validation import check_int, check_number
 
 __all__ = ["init_norm_comparison", "LarsFormsRun", "compare_lars_forms", "warmup_poly",
@@ -324,21 +323,6 @@ PEAK_TFLOPS = {
 STORED_RESULTS = "lec4lib/data/results"
 
 
-def stored_results():
-    """The stored results packaged with lec4lib: the folder ``lec4lib/data/results``.
-
-    Committed runs are package data (``pyproject.toml``), so they reach every install
-    of lec4lib, a ``pip install`` from the repository (Colab) as much as the editable
-    checkout that builds the book. In an editable install it is the checkout's folder.
-
-    Returns
-    -------
-    importlib.resources.abc.Traversable
-        The folder; it does not exist while no run is stored (git keeps no empty folder).
-    """
-    return resources.files("lec4lib").joinpath("data/results")
-
-
 @dataclass
 class ExperimentConfig:
     """Settings of one run (every field is a command-line option of the same name).
@@ -468,61 +452,14 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _git(cwd, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def source_revision() -> tuple[str | None, bool | None]:
-    """The git commit of the lec4lib that is running, and whether its tree was dirty.
-
-    * lec4lib imported from a git work tree that tracks it (the editable install of a
-      checkout): that tree's ``HEAD`` and whether it has uncommitted changes;
-    * lec4lib installed by pip from a git URL (``pip install "lec4lib @ git+URL@main"``,
-      what the Colab cell does): the commit pip recorded (PEP 610 ``direct_url.json``),
-      clean by construction;
-    * otherwise (e.g. a copy of the files): ``(None, None)``, "unknown".
-
-    Nothing is assumed about where a checkout lies: git is asked about the folder the
-    package was imported from, and a git repository that merely surrounds that folder
-    (a virtual environment inside a checkout) does not count unless it tracks lec4lib.
-    """
-    pkg = resources.files("lec4lib")
-    if isinstance(pkg, Path) and _git(pkg, "ls-files", "--error-unmatch", "__init__.py"):
-        status = _git(pkg, "status", "--porcelain", "--untracked-files=no")
-        return _git(pkg, "rev-parse", "HEAD"), None if status is None else bool(status)
-    try:
-        direct_url = metadata.distribution("lec4lib").read_text("direct_url.json")
-    except metadata.PackageNotFoundError:
-        direct_url = None
-    vcs = json.loads(direct_url).get("vcs_info", {}) if direct_url else {}
-    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
-        return vcs["commit_id"], False
-    return None, None
-
-
 def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
     else:
         name = platform.processor() or platform.machine() or "cpu"
         name = f"CPU ({name}, {torch.get_num_threads()} torch threads)"
-    commit, dirty = source_revision()
-    return {
-        "device_type": dev.type,
-        "device_name": name,
-        "torch_version": torch.__version__,
-        "cuda_version": torch.version.cuda,
-        "python_version": platform.python_version(),
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "seed": cfg.seed,
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
-    }
+    return provenance(device_type=dev.type, device_name=name, cuda_version=torch.version.cuda,
+                      seed=cfg.seed)
 
 
 def _lr_factor(step: int, cfg: ExperimentConfig) -> float:

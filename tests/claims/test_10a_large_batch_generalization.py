@@ -76,7 +76,12 @@ def test_large_batch_ends_in_a_sharper_minimum_in_every_run(recomputed):
         ratios = [sharp[s, large] / sharp[s, small] for s in KESKAR_SETTINGS[name]["seeds"]]
         # measured: at least 2.08 (digits_256) and up to ~6; 1.5 leaves room for other kernels
         assert min(ratios) > 1.5, (name, ratios)
-        assert all(r["sharpness_converged"] for r in runs), name
+        # the small-batch values are converged eigenvalues; a large-batch power iteration
+        # that stopped at its iteration limit returned a Rayleigh quotient v'Hv <= λ_max, a
+        # lower bound, so its ratio is a lower bound too (2 of the 30 large-batch runs)
+        assert all(r["sharpness_converged"] for r in runs if r["batch_size"] == small), name
+    unconverged = sum(not r["sharpness_converged"] for runs in recomputed.values() for r in runs)
+    assert unconverged <= 2
 
 
 @pytest.mark.parametrize("name", list(KESKAR_SETTINGS))

@@ -12,6 +12,7 @@ from importlib import resources
 import pytest
 import torch
 
+from lec4lib import results
 from lec4lib.studies import ch11_lars_lamb as exp
 from lec4lib.studies.ch11_lars_lamb import (ExperimentConfig, load_results, main, peak_tflops,
                                             run_experiment, write_result)
@@ -149,13 +150,13 @@ def _git(cwd, *args):
 def fake_install(monkeypatch):
     """Point source_revision at a given package folder and install metadata."""
     def install(pkg, direct_url=None):
-        monkeypatch.setattr(exp.resources, "files", lambda name: pkg)
+        monkeypatch.setattr(results.resources, "files", lambda name: pkg)
 
         class Dist:
             def read_text(self, filename):
                 return None if direct_url is None else json.dumps(direct_url)
 
-        monkeypatch.setattr(exp.metadata, "distribution", lambda name: Dist())
+        monkeypatch.setattr(results.metadata, "distribution", lambda name: Dist())
     return install
 
 
@@ -169,9 +170,9 @@ def test_source_revision_of_a_checkout_that_tracks_lec4lib(tmp_path, fake_instal
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=pkg, capture_output=True,
                           text=True, check=True).stdout.strip()
     fake_install(pkg)
-    assert exp.source_revision() == (head, False)
+    assert results.source_revision() == (head, False)
     (pkg / "__init__.py").write_text("changed = 1\n")
-    assert exp.source_revision() == (head, True)
+    assert results.source_revision() == (head, True)
 
 
 def test_source_revision_ignores_a_repository_that_only_surrounds_the_package(tmp_path,
@@ -187,13 +188,13 @@ def test_source_revision_ignores_a_repository_that_only_surrounds_the_package(tm
     _git(repo, "add", "README")
     _git(repo, "commit", "-q", "-m", "x")
     fake_install(pkg)
-    assert exp.source_revision() == (None, None)
+    assert results.source_revision() == (None, None)
     commit = "0123456789abcdef0123456789abcdef01234567"
     fake_install(pkg, {"url": "https://example.invalid/lec4",
                        "vcs_info": {"vcs": "git", "commit_id": commit}})
-    assert exp.source_revision() == (commit, False)   # pip's record of a git install
+    assert results.source_revision() == (commit, False)   # pip's record of a git install
     fake_install(pkg, {"url": "file:///somewhere", "dir_info": {}})
-    assert exp.source_revision() == (None, None)
+    assert results.source_revision() == (None, None)
 
 
 def test_a_run_is_reproducible_and_leaves_the_global_generator_alone():
