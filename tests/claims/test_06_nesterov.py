@@ -68,6 +68,22 @@ def test_nesterov_kills_the_steepest_mode_heavy_ball_rings_at_sqrt_beta():
         assert nesterov_radius(1.0, b, [1.0]) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_radii_are_the_spectral_radius_of_the_loops_iteration_matrix():
+    # independent reference: on f = λw²/2 one step of each loop is a linear map of (w, v),
+    # written out here from the loops above; its spectral radius is the convergence rate.
+    #   heavy ball: v' = βv + αλw,        w' = w − v'
+    #   Nesterov:   v' = βv + αλ(w − βv), w' = w − v'
+    rng = np.random.default_rng(0)
+    alpha, beta, lam = rng.uniform(0.01, 1.5, 300), rng.uniform(0.0, 0.99, 300), rng.uniform(0.1, 2.0, 300)
+    for a, b, l in zip(alpha, beta, lam):
+        q = 1 - a * l
+        hb = np.array([[q, -b], [a * l, b]])
+        nag = np.array([[q, -b * q], [a * l, b * q]])
+        # a double root (a defective matrix) is found by eig only to about √eps ≈ 1.5e-8
+        assert heavy_ball_radius(a, b, [l]) == pytest.approx(np.max(np.abs(np.linalg.eigvals(hb))), rel=1e-6)
+        assert nesterov_radius(a, b, [l]) == pytest.approx(np.max(np.abs(np.linalg.eigvals(nag))), rel=1e-6)
+
+
 @pytest.mark.slow
 def test_tuned_heavy_ball_beats_tuned_nesterov_on_quadratics():
     kappa = 100.0
