@@ -128,8 +128,9 @@ def run_mutation(sandbox: Path, package: str, m: Mutation, python: str = sys.exe
     """Apply ``m`` to the sandbox's copy, run its tests, restore the copy's original bytes.
 
     Returns ``(outcome, seconds, output tail)``, outcome one of ``killed`` (tests failed, or
-    errored during collection, or ran past ``timeout``), ``survived`` (tests passed) or
-    ``no tests`` (pytest collected nothing: the mutation's test list is wrong).
+    errored during collection, or ran past ``timeout``), ``survived`` (tests passed),
+    ``no tests`` (pytest collected nothing: the mutation's test list is wrong) or
+    ``error (pytest rc N)`` (pytest's internal error or bad usage: not a kill).
     """
     target = sandbox / package / m.path
     original = target.read_bytes()
@@ -143,9 +144,11 @@ def run_mutation(sandbox: Path, package: str, m: Mutation, python: str = sys.exe
             shutil.rmtree(sandbox / ".numba-cache", ignore_errors=True)
     if rc == 0:
         return "survived", secs, tail
+    if rc in (1, 2, "timeout"):     # tests failed; collection (import) failed; the mutant hung
+        return "killed", secs, tail
     if rc == 5:
         return "no tests", secs, tail
-    return "killed", secs, tail
+    return f"error (pytest rc {rc})", secs, tail    # 3: internal error, 4: bad usage
 
 
 def run_all(mutations, repo: Path = ROOT, package: str = "lec4lib", python: str = sys.executable,
@@ -303,6 +306,24 @@ MUTATIONS = [
       U + "test_large_batch_lib.py", C + "test_10_large_batch.py"),
     M("loglog_slope_swapped", "theory/measure.py", "return float(np.polyfit(np.log(x), np.log(y), 1)[0])",
       "return float(np.polyfit(np.log(y), np.log(x), 1)[0])", U + "test_large_batch_lib.py",
+      C + "test_01_stochastic_gradient.py"),
+    # noise floors (chapters 02, 05) and the data generators
+    M("second_moment_recursion_noise", "theory/noise_floor.py",
+      "m[t + 1] = (1 - eta[t] * mu) ** 2 * m[t] + eta[t] ** 2 * sigma ** 2",
+      "m[t + 1] = (1 - eta[t] * mu) ** 2 * m[t] + eta[t] * sigma ** 2",
+      U + "test_noise_and_perceptron.py", U + "test_optimizer_studies.py", C + "test_02_step_size.py"),
+    M("one_over_t_constant", "theory/noise_floor.py", "return c * c * sigma ** 2 / (2 * c * mu - 1)",
+      "return c * sigma ** 2 / (2 * c * mu - 1)", U + "test_rates_averaging_trajectory.py", C + "test_02_step_size.py"),
+    M("momentum_noise_floor_factor", "theory/momentum.py", "return (1 + b) * a * s2 / ((1 - b) * lam * gap)",
+      "return (1 + b) * a * s2 / ((1 + b) * lam * gap)", U + "test_momentum_theory.py",
+      U + "test_noise_and_perceptron.py", C + "test_05_momentum.py"),
+    M("logistic_labels_flipped", "problems/datasets.py", "p = 1.0 / (1.0 + np.exp(-np.clip(X @ w_true, -500, 500)))",
+      "p = 1.0 / (1.0 + np.exp(np.clip(X @ w_true, -500, 500)))", U + "test_data.py"),
+    M("power_iteration_rayleigh", "nets/sharpness.py", "lam = float(v @ hv)",
+      "lam = float(v @ hv) / 2", U + "test_large_batch_lib.py"),
+    M("finite_population_off_by_one", "theory/gradient_noise.py",
+      "return spread / b * (N - b) / (N - 1) if N > 1 else 0.0",
+      "return spread / b * (N - b + 1) / (N - 1) if N > 1 else 0.0",
       C + "test_01_stochastic_gradient.py"),
     # LARS and LAMB (chapter 11)
     M("lars_trust_ratio_norm", "optim/lars.py",

@@ -95,3 +95,11 @@ def test_the_real_mutation_list_names_existing_files_and_tests():
 def test_list_option_prints_every_mutation():
     out = subprocess.run([sys.executable, mc.__file__, "--list"], capture_output=True, text=True, check=True)
     assert len(out.stdout.strip().splitlines()) == len(mc.MUTATIONS)
+
+
+def test_a_test_selection_that_collects_nothing_is_not_a_kill(repo, tmp_path):
+    sandbox = mc.make_sandbox(repo, "fakepkg", tmp_path / "sandbox")
+    m = mc.Mutation("add_sign", "mod.py", "return a + b", "return a - b",
+                    ("tests/test_fake.py", "-k", "no_such_test"))
+    assert mc.run_mutation(sandbox, "fakepkg", m)[0] == "no tests"
+    assert mc._paths(m.tests) == ["tests/test_fake.py"]
