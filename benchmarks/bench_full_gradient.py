@@ -86,8 +86,8 @@ def cost_scaling(repeats: int) -> None:
     from lec4lib.theory.measure import loglog_slope
 
     ns = 2 ** np.arange(17, 22)
-    t_full, t_mini = time_gradients(ns, n_features=16, batch_size=64, repeats=15, seed=0)
-    print(f"chapter 01, d = 16, N = 2^17..2^21 (fastest of 15): full-gradient slope "
+    t_full, t_mini = time_gradients(ns, n_features=16, batch_size=64, repeats=repeats, seed=0)
+    print(f"chapter 01, d = 16, N = 2^17..2^21 (fastest of {repeats}): full-gradient slope "
           f"{loglog_slope(ns[1:], t_full[1:]):.2f} (four larger sizes; expected ~1), minibatch-64 slope "
           f"{loglog_slope(ns, t_mini):.2f} (expected ~0), ratio full / minibatch at N = 2^21 "
           f"{t_full[-1] / t_mini[-1]:.0f} (work ratio {ns[-1] // 64})")

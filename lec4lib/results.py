@@ -106,15 +106,16 @@ def write_result(name: str, data: dict, folder=None) -> Path:
     Parameters
     ----------
     name : str
-        File stem, letters, digits and ``_`` only.
+        The run's folder name: letters, digits, ``_`` and ``-``, starting with a letter or digit.
     data : dict
         Must hold ``"provenance"`` (see :func:`provenance`).
     folder : path, optional
         Default: :func:`stored_results` (the package's own folder; an editable install writes
         into the checkout, to be committed).
     """
-    if not (isinstance(name, str) and name and all(c.isalnum() or c == "_" for c in name)):
-        raise ValueError(f"Invalid name: {name!r} (must be letters, digits and _)")
+    if not (isinstance(name, str) and name and name[0].isalnum()
+            and all(c.isalnum() or c in "_-" for c in name)):
+        raise ValueError(f"Invalid name: {name!r} (must be letters, digits, _ and -)")
     if "provenance" not in data:
         raise ValueError("Invalid data: no 'provenance' entry (make one with provenance())")
     folder = Path(str(stored_results())) if folder is None else Path(folder)

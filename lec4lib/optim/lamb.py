@@ -111,6 +111,9 @@ class LAMB(LayerwiseOptimizer):
                 raise ValueError(f"Invalid weight_norm_bounds: {bounds!r} (must be None or a "
                                  "pair (low, high), either of which may be None)")
             low, high = bounds
+            if low is None and high is None:
+                raise ValueError("Invalid weight_norm_bounds: (None, None) (give at least one "
+                                 "bound, or weight_norm_bounds=None for no clipping)")
             if low is not None:
                 check_number(low, "weight_norm_bounds[0]", 0.0)
             if high is not None:

@@ -93,11 +93,11 @@ from ..nets.images import ImageFolder, synthetic_images
 from ..nets.training import SmallCNN, TrainHistory, load_digits_tensors, torch_threads, train
 from ..nets.trust_ratio import layerwise_param_groups, SLIDE_ALEXNET_TABLE, trust_ratio_table
 from ..optim.lars import LARS
-from ..results import provenance, source_revision, stored_results
+from ..results import provenance, source_revision, stored_results, write_result
 from ..validation import check_int, check_number
 
 __all__ = ["init_norm_comparison", "LarsFormsRun", "compare_lars_forms", "warmup_poly",
-           "LarsSgdRun", "compare_lars_sgd", "ExperimentConfig", "run_experiment", "write_result", "load_results", "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
+           "LarsSgdRun", "compare_lars_sgd", "ExperimentConfig", "run_experiment", "load_results", "stored_results", "source_revision", "peak_tflops", "PEAK_TFLOPS", "main"]
 
 
 def init_norm_comparison(num_classes: int = 1000) -> list[dict]:
@@ -462,12 +462,6 @@ def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
                       seed=cfg.seed)
 
 
-def _lr_factor(step: int, cfg: ExperimentConfig) -> float:
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    return (1.0 - step / cfg.steps) ** 2
-
-
 def _data(cfg: ExperimentConfig, dev: torch.device):
     """Training pool and held-out batch, on the device."""
     if cfg.data == "synthetic":
@@ -516,9 +510,10 @@ def _train(label: str, model, opt, cfg: ExperimentConfig, xt, yt, dev) -> dict:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.precision == "bf16" else None
     losses, lrs, step_times = [], [], []
     diverged = False
+    lr_factor = warmup_poly(cfg.warmup_steps, cfg.steps)
     model.train()
     for step in range(cfg.steps):
-        factor = _lr_factor(step, cfg)
+        factor = lr_factor(step)
         for g, lr in zip(opt.param_groups, base):
             g["lr"] = lr * factor
         idx = torch.randint(0, len(xt), (cfg.batch_size,), generator=gen).to(dev)
@@ -630,17 +625,6 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
                 "runs": runs}
 
 
-def write_result(record: dict, results_dir, name: str) -> Path:
-    """Write ``record`` as ``<results_dir>/<name>/result.json``; return the file's path."""
-    if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"name must be a plain folder name, got {name!r}")
-    folder = Path(results_dir) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "result.json"
-    path.write_text(json.dumps(record, indent=1, allow_nan=True) + "\n")
-    return path
-
-
 def load_results(results_dir=None, device_type: str | None = None) -> list[dict]:
     """Every stored ``alexnet_large_batch`` record under ``results_dir``, newest first.
 
@@ -722,7 +706,7 @@ def main(argv=None) -> int:
     record = run_experiment(cfg)
     name = a.name or ("alexnet_large_batch_" + torch.device(cfg.device).type + "_"
                       + _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    path = write_result(record, results_dir, name)
+    path = write_result(name, record, results_dir)
     _log(f"wrote {path} (wall time {record['provenance']['wall_time_s']:.1f} s)")
     if a.results_dir is None:
         _log(f"commit {STORED_RESULTS}/{name}/ in the repository and the LARS chapter shows "

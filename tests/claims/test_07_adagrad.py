@@ -8,7 +8,7 @@ import torch
 
 from lec4lib.optim.torch_mapping import torch_trajectory
 from lec4lib.optim.driver import tuned_final_losses
-from lec4lib.studies.ch07_adagrad import recorded_adagrad_run, scale_invariance_gap
+from lec4lib.studies.ch07_adagrad import adagrad_rms_identity, recorded_adagrad_run, scale_invariance_gap
 from lec4lib.problems.datasets import load_breast_cancer_pm1
 from lec4lib.problems.objectives import LogisticRegression
 from lec4lib.optim.adagrad import Adagrad
@@ -63,6 +63,26 @@ def test_adagrad_step_is_eta_over_sqrt_t_whatever_the_gradient_scale():
     # five standard errors. A step scaled by σ_j (the slide's typo, or a missing root) is
     # off by factors up to 1e8 here, and a 1/t step by T = 200
     np.testing.assert_allclose(ratio, 1.0, atol=5 * np.sqrt(2 / K))
+
+
+def test_adagrad_steps_equal_the_rms_form_on_the_recorded_gradients(recorded):
+    # the chapter's identity, on its own 1000 recorded gradients: the step Adagrad takes,
+    # η g/√(ε + Σ g²), equals (η/√t)·g/RMS_t with RMS_t = √(mean of g² so far).
+    # References written out here: Adagrad's update as a loop, and the RMS form as a loop.
+    _, grads = recorded
+    eta = 0.03
+    steps_adagrad, steps_rms = adagrad_rms_identity(grads, eta)
+    G, ref_ada, ref_rms = np.zeros(grads.shape[1]), [], []
+    for t, g in enumerate(grads, start=1):
+        G = G + g * g
+        ref_ada.append(eta * g / np.sqrt(1e-300 + G))
+        ref_rms.append(eta / np.sqrt(t) * g / np.sqrt(G / t))
+    mask = np.abs(grads) > 0
+    # sums of up to 1000 squares: rounding ≲ 1000 eps ≈ 2e-13, relative
+    np.testing.assert_allclose(steps_adagrad[mask], np.array(ref_ada)[mask], rtol=1e-12)
+    np.testing.assert_allclose(steps_rms[mask], np.array(ref_rms)[mask], rtol=1e-12)
+    rel = np.max(np.abs(steps_adagrad - steps_rms)[mask] / np.abs(steps_rms[mask]))
+    assert rel < 1e-12                      # the chapter: "agree ... on every coordinate of every step"
 
 
 def test_scale_invariance_gap_matches_torch_and_the_slides_literal_loop(recorded):

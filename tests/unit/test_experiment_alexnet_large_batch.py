@@ -14,8 +14,9 @@ import torch
 
 from lec4lib import results
 from lec4lib.studies import ch11_lars_lamb as exp
+from lec4lib.results import write_result
 from lec4lib.studies.ch11_lars_lamb import (ExperimentConfig, load_results, main, peak_tflops,
-                                            run_experiment, write_result)
+                                            run_experiment)
 from lec4lib.nets.images import write_image_folder
 from tests.conftest import ROOT
 
@@ -65,7 +66,7 @@ def test_run_on_an_image_folder_with_peak_gives_mfu(tmp_path):
     rec = run_experiment(cfg)
     run = rec["runs"]["lars"]
     assert run["mfu"] == pytest.approx(rec["flops_per_image"] * run["images_per_second"] / 1e12)
-    path = write_result(rec, tmp_path / "res", "folder_run")
+    path = write_result("folder_run", rec, tmp_path / "res")
     assert json.loads(path.read_text())["config"]["data"] == str(folder)
 
 
@@ -96,7 +97,7 @@ def test_peak_table_and_result_names(tmp_path):
     assert peak_tflops("NVIDIA A100-SXM4-80GB", "tf32") == 156.0
     assert peak_tflops("Tesla T4", "fp32") is None
     with pytest.raises(ValueError, match="name"):
-        write_result({}, tmp_path, "../escape")
+        write_result("../escape", {"provenance": {}}, tmp_path)
 
 
 # --- stored results are package data; provenance without a checkout ----------------------
@@ -110,8 +111,8 @@ def test_load_results_reads_the_packaged_store_by_default(tmp_path, monkeypatch)
     monkeypatch.setattr(exp, "stored_results", lambda: tmp_path / "store")
     assert load_results() == []   # no run stored: the folder does not exist
     for name, rec in {"old": _record(date="2025-01-01T00:00:00+00:00"), "new": _record(),
-                      "cpu": _record("cpu"), "other": {"experiment": "something else"}}.items():
-        write_result(rec, tmp_path / "store", name)
+                      "cpu": _record("cpu"), "other": {"experiment": "something else", "provenance": {}}}.items():
+        write_result(name, rec, tmp_path / "store")
     (tmp_path / "store" / "stray-file.txt").write_text("not a run")
     found = load_results(device_type="cuda")
     # packaged runs are named by their path in the package (the same in the repository)

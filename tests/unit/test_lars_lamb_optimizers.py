@@ -427,7 +427,7 @@ def test_lamb_phi_bounds_change_the_step_and_are_validated():
     run(a, LAMB(a, lr=0.02, weight_norm_bounds=(None, 1.0)), 3)
     run(b, LAMB(b, lr=0.02), 3)
     assert max(float((x - y).abs().max()) for x, y in zip(a, b)) > 1e-3
-    for bad in [(1.0,), (2.0, 1.0), (-1.0, None), (None, 0.0), "x"]:
+    for bad in [(1.0,), (2.0, 1.0), (-1.0, None), (None, 0.0), "x", (None, None)]:
         with pytest.raises(ValueError, match="weight_norm_bounds"):
             LAMB(make_params(), weight_norm_bounds=bad)
     assert LAMB(make_params(), weight_norm_bounds=(0.0, 2.0)).state_dict()[
