@@ -206,7 +206,10 @@ class ExecuteSurvivingKernelDeath(Execute):
         # not run, so that every run of the same notebook gives the same result
         cell.execution_count = None
         run_sync(self.km.restart_kernel)(now=True)
-        self.wait_for_reply(self.kc.kernel_info())
+        # ready means IOPub is connected to the new kernel too: a shell reply alone is not
+        # enough (the subscription may still be joining, and the replayed cell's IOPub
+        # messages would be lost: the replay then times out waiting for its idle status)
+        run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
         for j, previous in enumerate(self.nb.cells[:index]):
             if previous.cell_type == "code" and not utils.is_grade(previous):
                 self.execute_cell(copy.deepcopy(previous), j, store_history=False)
