@@ -13,6 +13,7 @@ from lec4lib.nets.alexnet import (AlexNet, alexnet_flops_per_image, caffe_name,
                                   expected_norms, init_alexnet_, LAYERS)
 from lec4lib.nets.images import ImageFolder, synthetic_images, write_image_folder
 from lec4lib.nets.trust_ratio import ratio_spread, table_markdown, trust_ratio_table, TrustRow
+from tests.alexnet_reference import BIAS, WEIGHT_STD
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +34,6 @@ def test_alexnet_architecture(alexnet):
     assert len(shapes) == 2 * len(LAYERS)
 
 
-# the constants, typed here from their sources: BVLC/caffe models/bvlc_alexnet/
-# train_val.prototxt (weight_filler std, bias_filler value), and the slide-matching biases
-WEIGHT_STD = dict(conv1=0.01, conv2=0.01, conv3=0.01, conv4=0.01, conv5=0.01,
-                  fc6=0.005, fc7=0.005, fc8=0.01)
-BIAS = {"bvlc": dict(conv1=0.0, conv2=0.1, conv3=0.0, conv4=0.1, conv5=0.1,
-                     fc6=0.1, fc7=0.1, fc8=0.0),
-        "slide": dict(conv1=0.01, conv2=0.01, conv3=0.01, conv4=0.01, conv5=0.01,
-                      fc6=0.1, fc7=0.1, fc8=0.01)}
-
-
 def test_slide_init_statistics_and_determinism(alexnet):
     for name in LAYERS:
         layer = getattr(alexnet, name)
@@ -61,7 +52,7 @@ def test_slide_init_statistics_and_determinism(alexnet):
 def test_expected_norms_are_the_closed_forms(alexnet, init):
     exp = expected_norms(init=init)
     # independent: σ√n and c√m from the parameter shapes of the built model and the
-    # constants typed above
+    # constants typed in tests/alexnet_reference.py
     for n, p in alexnet.named_parameters():
         layer, kind = n.split(".")
         c = WEIGHT_STD[layer] if kind == "weight" else BIAS[init][layer]
