@@ -14,24 +14,37 @@ manager, for code that draws with plain ``plt``.
 from __future__ import annotations
 
 import contextlib
+import re
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.text import Text
 
 from ..validation import check_int
 
-__all__ = ["STYLE", "COLORS", "book_style", "new_figure", "glue_figure"]
+__all__ = ["STYLE", "COLORS", "MAX_CURVES", "book_style", "new_figure", "figure_problems",
+           "glue_figure"]
 
-#: Colour cycle (colour-blind friendly, Okabe–Ito).
-COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+#: Colour cycle: Okabe & Ito's colour-blind-safe palette (Okabe and Ito, "Color Universal
+#: Design", 2008), without its yellow (#F0E442), which is too light on white.
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+
+#: Most curves (lines of more than two points) one panel may hold: more are unreadable;
+#: use small multiples (more panels, stacked) instead.
+MAX_CURVES = 4
 
 STYLE = {
-    "figure.figsize": (6.4, 3.6),
-    "figure.dpi": 110,
-    "savefig.dpi": 110,
-    "font.size": 10,
+    # 5.6 in at 160 dpi is 896 px: shown at the text column's width (about 690 px on a
+    # laptop) an 11 pt label is about 19 px tall, and still about 9 px on a phone.
+    "figure.figsize": (5.6, 3.5),
+    "figure.dpi": 160,
+    "savefig.dpi": 160,
+    "font.size": 11,
     "axes.titlesize": 11,
-    "axes.labelsize": 10,
+    "axes.labelsize": 11,
+    "legend.fontsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -86,7 +99,9 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
     Parameters
     ----------
     nrows, ncols : int
-        Grid of axes, as in :func:`matplotlib.pyplot.subplots`.
+        Grid of axes, as in :func:`matplotlib.pyplot.subplots`. Panels are stacked: ``ncols``
+        must be 1, because side-by-side panels shrink to unreadable on a phone (the page
+        shows one image, scaled to the column).
     width, height : float, optional
         Figure size in inches; defaults scale the style's size with the grid.
     **kwargs
@@ -97,9 +112,9 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
     fig, ax
         As :func:`matplotlib.pyplot.subplots` returns them.
     """
-    nrows, ncols = check_int("nrows", nrows), check_int("ncols", ncols)
+    nrows, ncols = check_int("nrows", nrows), check_int("ncols", ncols, 1, 1)
     w0, h0 = STYLE["figure.figsize"]
-    width = width if width is not None else w0 * (1 if ncols == 1 else 0.75 * ncols)
+    width = width if width is not None else w0
     height = height if height is not None else h0 * (1 if nrows == 1 else 0.8 * nrows)
     kwargs.setdefault("layout", "constrained")
     _enter_style()
@@ -112,6 +127,30 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
     return fig, ax
 
 
+_MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$")
+
+
+def figure_problems(fig) -> list[str]:
+    """What makes ``fig`` hard to read, one line each (empty when nothing does).
+
+    * text (titles, axis labels, legend entries, annotations, tick labels) with a raw
+      ``^`` or ``_`` outside ``$...$``: ``beta^k`` must be mathtext, ``$\\beta^k$``;
+    * a panel with more than :data:`MAX_CURVES` curves (lines of more than two points;
+      two-point lines such as ``axhline`` are references, not curves).
+    """
+    found = []
+    for text in fig.findobj(Text):
+        raw = _MATH.sub("", text.get_text())
+        if text.get_visible() and ("^" in raw or "_" in raw):
+            found.append(f"text {text.get_text()!r} has a raw ^ or _ (write it as mathtext, $...$)")
+    for i, ax in enumerate(fig.axes):
+        curves = [ln for ln in ax.get_lines() if ln.get_visible() and len(ln.get_xdata()) > 2]
+        if len(curves) > MAX_CURVES:
+            found.append(f"panel {i} has {len(curves)} curves (at most {MAX_CURVES}: split it "
+                         "into stacked panels)")
+    return found
+
+
 def glue_figure(name: str, fig) -> None:
     """Glue ``fig`` under ``name`` for ``{glue:figure}`` and close it.
 
@@ -120,10 +159,19 @@ def glue_figure(name: str, fig) -> None:
     install of lec4lib, see :mod:`lec4lib.book.glue`) no ``{glue:figure}`` can show the
     figure, so it is displayed here, once, instead. When no other book figure is open,
     the caller's ``rcParams`` are restored (see the module's note on the style).
+
+    Raises
+    ------
+    ValueError
+        When :func:`figure_problems` finds anything (the figure is closed all the same), so
+        a hard-to-read figure fails the book build.
     """
     from .glue import glue, myst_nb_available
 
     try:
+        problems = figure_problems(fig)
+        if problems:
+            raise ValueError(f"figure {name!r} is hard to read: " + "; ".join(problems))
         glue(name, fig, display=not myst_nb_available())
     finally:
         plt.close(fig)

@@ -144,7 +144,7 @@ def test_the_book_style_holds_while_a_figure_is_open_and_is_restored_after(glued
     monkeypatch.setitem(mpl.rcParams, "legend.frameon", True)
     before = mpl.rcParams.copy()
     fig, ax = new_figure()
-    fig2, ax2 = new_figure(1, 2)
+    fig2, ax2 = new_figure(2, 1)
     line, = ax.plot([0, 1], [0, 1])            # drawn after new_figure returned: still styled
     assert line.get_linewidth() == plotting.STYLE["lines.linewidth"] != 0.7
     assert mpl.rcParams["legend.frameon"] is False
@@ -166,3 +166,42 @@ def test_book_style_context_restores_even_on_error():
             assert mpl.rcParams["axes.grid"] is STYLE["axes.grid"]
             raise RuntimeError
     assert mpl.rcParams["font.size"] == before
+
+
+def test_figures_are_stacked_and_drawn_at_a_readable_resolution():
+    from lec4lib.book.plotting import COLORS, STYLE
+
+    with pytest.raises(ValueError, match="Invalid ncols: 2"):
+        new_figure(1, 2)
+    assert STYLE["savefig.dpi"] >= 150 and STYLE["figure.dpi"] >= 150
+    assert "#F0E442" not in COLORS          # Okabe–Ito's yellow is too light on white
+
+
+def test_hard_to_read_figures_fail_before_they_are_glued(monkeypatch):
+    from lec4lib.book import plotting
+
+    glued = []
+    monkeypatch.setattr("lec4lib.book.glue.glue", lambda name, value, display=True: glued.append(name))
+    fig, ax = new_figure()
+    ax.set_xlabel("beta^k")
+    ax.set_ylabel("$w_{EMA}$")              # mathtext: fine
+    with pytest.raises(ValueError, match=r"'beta\^k' has a raw \^"):
+        glue_figure("raw", fig)
+    fig, ax = new_figure()
+    ax.plot([0, 1, 2], [0, 1, 2], label="w_EMA")
+    ax.legend()
+    with pytest.raises(ValueError, match="'w_EMA' has a raw"):
+        glue_figure("legend", fig)
+    fig, ax = new_figure()
+    for k in range(plotting.MAX_CURVES + 1):
+        ax.plot([0, 1, 2], [k, k + 1, k])
+    ax.axhline(0.5)                          # a two-point reference line is not a curve
+    with pytest.raises(ValueError, match=f"panel 0 has {plotting.MAX_CURVES + 1} curves"):
+        glue_figure("crowded", fig)
+    fig, ax = new_figure()
+    for k in range(plotting.MAX_CURVES):
+        ax.plot([0, 1, 2], [k, k + 1, k], label=f"$\\eta_{k}$")
+    ax.axhline(0.5)
+    ax.set_xlabel(r"step $t$ (cost \$5)")
+    glue_figure("fine", fig)
+    assert glued == ["fine"] and plt.get_fignums() == []

@@ -105,3 +105,171 @@ def test_readme_where_things_are_table_matches_what_each_chapter_imports():
     assert sorted(rows) == sorted(chapters)
     for nn, md in chapters.items():
         assert rows[nn] == _chapter_modules(md), md.name
+
+
+# ---------------------------------------------------------------------------------------
+# The teaching shape (issue 15). Every numbered chapter (00–11, 10a; not the appendices):
+#
+# * a label ``(chNN)=`` on its title, so other pages link to it with {ref};
+# * a "Learning objectives" admonition (class ``lec4-objectives``) before its first section,
+#   with its prerequisites and a link to the notation page;
+# * at its end a "Key takeaways" admonition (class ``lec4-takeaways``), then an
+#   "## Exercises" section, the last section, with at least two {exercise} directives, and at
+#   least one code cell that checks itself (``check(...)``, lec4lib.book.exercises);
+# * maintainer material (claim-test names, paths under tests/) only inside collapsed
+#   "For maintainers" admonitions (class ``dropdown lec4-maintainers``), none after the
+#   takeaways;
+# * code lines of at most 88 characters; a cell that draws a figure has its input hidden
+#   (``hide-input``);
+# and on every page of chapters/: each "chapter NN" and "the previous/next chapter" is a link,
+# the step size is η (α only on a line that quotes a slide's form), the optimum is w^⋆.
+# ---------------------------------------------------------------------------------------
+
+import re
+
+TEACHING = [md for md in CHAPTERS if re.match(r"\d\d[a-z]?-", md.name) and md.name[:2] not in {"98", "99"}]
+PAGES = sorted((ROOT / "chapters").glob("*.md"))
+MAX_LINE = 88
+
+_ROLE = re.compile(r"\{(?:ref|doc|numref|eq|prf:ref)\}`[^`]*`")
+_CHAPTER_MENTION = re.compile(r"\b[Cc]hapters? \d\d[a-z]?\b|\b(?:previous|next|last|following) chapter\b")
+
+
+def markdown_lines(md) -> list[tuple[int, str, bool]]:
+    """(line number, text, inside a maintainers admonition) for every prose line of ``md``:
+    front matter, code cells and math blocks excluded."""
+    out, fences, in_code, in_math, front = [], [], False, False, False
+    lines = md.read_text("utf-8").splitlines()
+    for n, line in enumerate(lines, 1):
+        s = line.strip()
+        if n == 1 and s == "---":
+            front = True
+            continue
+        if front:
+            front = s != "---"
+            continue
+        if s.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
+        if s == "$$":
+            in_math = not in_math
+            continue
+        if in_math:
+            continue
+        m = re.match(r"^(:{3,})(\{[^}]*\})?", s)
+        if m:
+            colons = len(m.group(1))
+            if m.group(2):        # opening: a maintainers block says so in its :class: line
+                cls = lines[n] if n < len(lines) else ""
+                fences.append((colons, "lec4-maintainers" in cls))
+                continue
+            if fences and fences[-1][0] == colons:
+                fences.pop()
+                continue
+        out.append((n, line, any(mnt for _, mnt in fences)))
+    return out
+
+
+def shape_violations(md) -> list[str]:
+    found = []
+    src = md.read_text("utf-8")
+    label = "ch" + md.name.split("-")[0]
+    if not re.search(rf"^\({label}\)=\n# ", src, re.M):
+        found.append(f"no ({label})= label on the title")
+    first_section = src.find("\n## ")
+    objectives = src.find(":class: lec4-objectives")
+    if objectives < 0 or objectives > first_section:
+        found.append("no lec4-objectives admonition before the first section")
+    elif "<notation>`" not in src[objectives:first_section]:
+        found.append("the objectives do not link the notation page ({ref}`... <notation>`)")
+    takeaways = src.rfind(":class: lec4-takeaways")
+    sections = [m.start() for m in re.finditer(r"^## ", src, re.M)]
+    exercises = src.find("\n## Exercises\n")
+    if takeaways < 0:
+        found.append("no lec4-takeaways admonition")
+    if exercises < 0 or not sections or exercises + 1 != sections[-1]:
+        found.append("the last section is not '## Exercises'")
+    elif takeaways > exercises:
+        found.append("the takeaways come after the exercises")
+    else:
+        tail = src[exercises:]
+        if len(re.findall(r"^:{3,}\{exercise\}", tail, re.M)) < 2:
+            found.append("fewer than two {exercise} directives in the Exercises section")
+        checked = [s for tags, s in code_cells_after(md, "## Exercises") if re.search(r"\bcheck\(", s)]
+        if not checked:
+            found.append("no exercise cell checks itself (lec4lib.book.exercises.check)")
+    if takeaways >= 0 and "lec4-maintainers" in src[takeaways:]:
+        found.append("maintainer material after the takeaways")
+    for n, line, maintainers in markdown_lines(md):
+        if not maintainers and re.search(r"tests/|test_\w+\.py", line):
+            found.append(f"line {n}: test paths outside a 'For maintainers' admonition")
+    for i, (tags, s) in enumerate(code_cells(md)):
+        for k, code_line in enumerate(s.splitlines(), 1):
+            if len(code_line) > MAX_LINE:
+                found.append(f"cell {i} line {k}: {len(code_line)} characters (at most {MAX_LINE})")
+        if re.search(r"\bnew_figure\(", s) and "hide-input" not in tags:
+            found.append(f"cell {i} draws a figure but its input is not hidden (hide-input)")
+    return found
+
+
+def code_cells_after(md, heading):
+    """Code cells that come after the Markdown line ``heading``."""
+    nb = jupytext.read(md)
+    seen, out = False, []
+    for c in nb.cells:
+        if c.cell_type == "markdown" and re.search(rf"^{re.escape(heading)}\s*$", c.source, re.M):
+            seen = True
+        elif seen and c.cell_type == "code":
+            out.append((c.metadata.get("tags", []), c.source))
+    return out
+
+
+def notation_violations(md) -> list[str]:
+    found = []
+    for n, line, _ in markdown_lines(md):
+        bare = _ROLE.sub("", line)
+        m = _CHAPTER_MENTION.search(bare)
+        if m:
+            found.append(f"line {n}: '{m.group(0)}' is not a link ({{ref}}`chapter 05 <ch05>`)")
+        if re.search(r"\\alpha|α", line) and "slide" not in line.lower():
+            found.append(f"line {n}: α outside a quote of a slide's form (the step size is η)")
+        if re.search(r"w\^\*|w\^\{\*\}|w_\*|w\^\{\\ast\}", line):
+            found.append(f"line {n}: write the optimum as w^⋆ (w^\\star)")
+    if md in CHAPTERS:
+        for i, (tags, s) in enumerate(code_cells(md)):
+            if "\\alpha" in s or "α" in s:
+                found.append(f"cell {i}: α in code (labels write the step size as $\\eta$)")
+    return found
+
+
+@pytest.mark.parametrize("md", TEACHING, ids=[p.name for p in TEACHING])
+def test_chapter_has_the_teaching_shape(md):
+    assert shape_violations(md) == []
+
+
+@pytest.mark.parametrize("md", PAGES, ids=[p.name for p in PAGES])
+def test_page_links_its_chapter_mentions_and_keeps_one_notation(md):
+    assert notation_violations(md) == []
+
+
+def test_the_shape_checks_catch_each_rule(tmp_path):
+    md = tmp_path / "05-momentum.md"
+    md.write_text("---\njupytext: {}\n---\n\n# Momentum\n\nAs chapter 04 showed, with α = 0.1"
+                  " we reach w^* (see tests/claims/test_05.py).\n\n## A section\n\n"
+                  "```{code-cell} ipython3\n:tags: [remove-cell]\n" + "x = 1  " * 20 + "\n```\n")
+    shape = shape_violations(md)
+    for want in ("no (ch05)= label", "no lec4-objectives", "no lec4-takeaways",
+                 "last section is not", "test paths outside", "characters (at most 88)"):
+        assert any(want in f for f in shape), (want, shape)
+    notation = notation_violations(md)
+    for want in ("'chapter 04' is not a link", "α outside", "w^⋆"):
+        assert any(want in f for f in notation), (want, notation)
+    md.write_text(md.read_text().replace("As chapter 04", "As {ref}`chapter 04 <ch04>`"))
+    assert not any("is not a link" in f for f in notation_violations(md))
+    good = ROOT / "chapters" / "05-momentum.md"
+    if shape_violations(good) == []:     # once the chapter has its shape: a fig cell shown
+        src = good.read_text("utf-8").replace(":tags: [hide-input]\nfig,", "\nfig,", 1)
+        md.write_text(src)
+        assert any("draws a figure" in f for f in shape_violations(md))
