@@ -12,6 +12,10 @@ Otherwise it builds incrementally (a warm build).
 The build runs ``jupyter-book build <book> -W -n --keep-going``: any warning, a broken
 reference or a raising cell (``nb_execution_raise_on_error``) makes it exit non-zero.
 
+Before Sphinx runs, the homework is released into ``chapters/homework-files/`` (the student
+notebooks the homework page offers as downloads, and its schedule table: see
+``assignments/coursetools/site.py``); a failed release fails the build.
+
 The kernels of the build start with ``numpy.set_printoptions(legacy="1.25")`` (an IPython
 startup file in a build-private ``IPYTHONDIR``): NumPy 2 writes a scalar's text/plain as
 ``np.float64(0.5)``, which ``{glue:text}`name:.3f``` cannot format (a warning, so a failed
@@ -79,6 +83,23 @@ def fingerprint(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+def release_homework(book: Path) -> None:
+    """Write the homework page's downloads and schedule (``assignments/coursetools/site.py``).
+
+    Only for a book with a homework page (``chapters/homework.md``).
+    """
+    if not (book / "chapters" / "homework.md").exists():
+        return
+    sys.path.insert(0, str(ROOT / "assignments"))
+    try:
+        from coursetools.site import write_site_files
+    finally:
+        sys.path.remove(str(ROOT / "assignments"))
+    t0 = time.perf_counter()
+    write_site_files(book, log=lambda line: print(line, flush=True))
+    print(f"[build_book] homework released in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = False,
           output: Path | None = None) -> int:
     """Build ``book`` into ``<output>/_build/html``; return jupyter-book's exit code.
@@ -99,6 +120,7 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     else:
         print("[build_book] warm build: library unchanged since the last successful build", flush=True)
     stamp.unlink(missing_ok=True)
+    release_homework(book)
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book), "-W", "-n", "--keep-going"]
     if output != book:

@@ -112,14 +112,14 @@ assert _raised, "batch_size = 0 must raise ValueError"
 # %% [markdown]
 # ## Part 3 — a decaying step size (1 point)
 #
-# Write `step_size(t, alpha0, decay)` returning $\alpha_t = \alpha_0 / (1 + \text{decay}\cdot t)$
+# Write `step_size(t, eta0, decay)` returning $\eta_t = \eta_0 / (1 + \text{decay}\cdot t)$
 # for the update counter $t = 0, 1, 2, \dots$
 
 # %% answer="step_size"
-def step_size(t, alpha0, decay):
-    """The step size alpha0 / (1 + decay * t) of update t (counting from 0)."""
+def step_size(t, eta0, decay):
+    """The step size eta0 / (1 + decay * t) of update t (counting from 0)."""
     # BEGIN SOLUTION
-    return alpha0 / (1.0 + decay * t)
+    return eta0 / (1.0 + decay * t)
     # END SOLUTION
 
 # %% tests="step_size_tests" points=1
@@ -134,16 +134,16 @@ assert np.isclose(step_size(5, 0.3, 0.0), 0.3)
 # %% [markdown]
 # ## Part 4 — the SGD loop (3 points)
 #
-# Write `sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed)`: start at $w_0 = 0$,
+# Write `sgd(X, y, lam, batch_size, epochs, eta0, decay, seed)`: start at $w_0 = 0$,
 # create **one** generator `rng = np.random.default_rng(seed)`, and for each epoch call
 # `minibatches(n, batch_size, rng)` once; for each batch $B$ (in order) take the step
-# $w \leftarrow w - \alpha_t \nabla F_B(w)$ where $F_B$ is the loss of Part 1 on the rows
+# $w \leftarrow w - \eta_t \nabla F_B(w)$ where $F_B$ is the loss of Part 1 on the rows
 # `X[B], y[B]` (same `lam`) and $t$ counts the updates made so far (0 for the first).
 # Return the final $w$.
 
 # %% answer="sgd"
-def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):
-    """Minibatch SGD with step alpha0 / (1 + decay t); returns the final weights."""
+def sgd(X, y, lam, batch_size, epochs, eta0, decay, seed):
+    """Minibatch SGD with step eta0 / (1 + decay t); returns the final weights."""
     # BEGIN SOLUTION
     rng = np.random.default_rng(seed)
     w = np.zeros(X.shape[1])
@@ -151,7 +151,7 @@ def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):
     for _ in range(epochs):
         for batch in minibatches(X.shape[0], batch_size, rng):
             _, grad = loss_and_grad(w, X[batch], y[batch], lam)
-            w = w - step_size(t, alpha0, decay) * grad
+            w = w - step_size(t, eta0, decay) * grad
             t += 1
     return w
     # END SOLUTION
@@ -186,14 +186,14 @@ assert np.allclose(_lec4_call(sgd, X_demo[:50], y_demo[:50], 0.0, 50, 2, 1.0, 0.
 # Run your `sgd` with `decay=0` and a fixed step: the loss stops decreasing at some level
 # instead of reaching the minimum. In four to six sentences, explain why, using the
 # variance of the minibatch gradient at the minimiser $w^\star$, and say what a decaying
-# step changes (which conditions on $\sum_t \alpha_t$ and $\sum_t \alpha_t^2$ matter).
+# step changes (which conditions on $\sum_t \eta_t$ and $\sum_t \eta_t^2$ matter).
 
 # %% [markdown] written="fixed_step_answer" points=2
 # At the minimiser the full gradient vanishes, but a minibatch gradient does not: it is
 # an unbiased estimate whose variance, of order $\sigma^2/|B|$, stays positive at $w^\star$.
 # With a fixed step each update therefore moves the iterate by a random amount of size
-# about $\alpha\sigma/\sqrt{|B|}$ even at the optimum, so the iterates settle into a noise
-# ball around $w^\star$ whose size grows with $\alpha$ and never shrinks. A decaying step
-# averages the noise away: with $\sum_t \alpha_t = \infty$ the iterates can still travel
-# any distance, and with $\sum_t \alpha_t^2 < \infty$ the accumulated noise variance is
-# finite, so SGD converges (for example $\alpha_t = \alpha_0/(1+ct)$).
+# about $\eta\sigma/\sqrt{|B|}$ even at the optimum, so the iterates settle into a noise
+# ball around $w^\star$ whose size grows with $\eta$ and never shrinks. A decaying step
+# averages the noise away: with $\sum_t \eta_t = \infty$ the iterates can still travel
+# any distance, and with $\sum_t \eta_t^2 < \infty$ the accumulated noise variance is
+# finite, so SGD converges (for example $\eta_t = \eta_0/(1+ct)$).

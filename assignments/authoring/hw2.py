@@ -25,8 +25,8 @@ w0_demo = np.array([1.0, 1.0])
 # ## Part 1 — heavy-ball momentum (2 points)
 #
 # Write `momentum_step(w, g, v, lr, beta)` returning `(w_new, v_new)` for
-# $v \leftarrow \beta v + g$, $\;w \leftarrow w - \text{lr}\cdot v$. Do not modify the
-# input arrays.
+# $v \leftarrow \beta v + g$, $\;w \leftarrow w - \eta v$, where the step size $\eta$ is the
+# argument `lr` (as in every part). Do not modify the input arrays.
 
 # %% answer="momentum_step"
 def momentum_step(w, g, v, lr, beta):
@@ -56,7 +56,7 @@ assert np.array_equal(_w, _w_in) and np.array_equal(_v, _v_in), "inputs must not
 # Write `nesterov_run(grad, w0, lr, beta, steps)` returning an array of shape
 # `(steps + 1, d)` with the iterates $w_0, \dots, w_{\text{steps}}$ of
 #
-# $$ v_{k+1} = \beta v_k - \text{lr}\,\nabla f(w_k + \beta v_k), \qquad w_{k+1} = w_k + v_{k+1}, \qquad v_0 = 0 . $$
+# $$ v_{k+1} = \beta v_k - \eta\,\nabla f(w_k + \beta v_k), \qquad w_{k+1} = w_k + v_{k+1}, \qquad v_0 = 0 . $$
 #
 # Call `grad` exactly once per step, at the look-ahead point $w_k + \beta v_k$.
 
@@ -102,7 +102,7 @@ assert np.allclose(np.asarray(_got), np.array(_ref), rtol=1e-12, atol=1e-14)
 # ## Part 3 — RMSProp (2 points)
 #
 # Write `rmsprop_step(w, g, s, lr, rho, eps)` returning `(w_new, s_new)` for
-# $s \leftarrow \rho s + (1-\rho) g^2$ and $w \leftarrow w - \text{lr}\, g / (\sqrt{s} + \varepsilon)$
+# $s \leftarrow \rho s + (1-\rho) g^2$ and $w \leftarrow w - \eta\, g / (\sqrt{s} + \varepsilon)$
 # (element-wise, with the **new** $s$).
 
 # %% answer="rmsprop_step"
@@ -129,27 +129,27 @@ assert np.allclose(_out[1], _s_ref, rtol=1e-12) and np.allclose(_out[0], _w_ref,
 # %% [markdown]
 # ## Part 4 — Adam, with and without bias correction (3 points)
 #
-# Write `adam_step(w, g, m, v, t, lr, beta1, beta2, eps, bias_correction=True)` returning
-# `(w_new, m_new, v_new)`, where $t \ge 1$ counts the steps:
-# $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2) g^2$,
-# $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$ and
-# $w \leftarrow w - \text{lr}\,\hat m/(\sqrt{\hat v} + \varepsilon)$. With
-# `bias_correction=False` use $m, v$ in place of $\hat m, \hat v$. Raise `ValueError`
+# Write `adam_step(w, g, m, s, t, lr, beta1, beta2, eps, bias_correction=True)` returning
+# `(w_new, m_new, s_new)`, where $t \ge 1$ counts the steps:
+# $m \leftarrow \beta_1 m + (1-\beta_1) g$, $s \leftarrow \beta_2 s + (1-\beta_2) g^2$,
+# $\hat m = m/(1-\beta_1^t)$, $\hat s = s/(1-\beta_2^t)$ and
+# $w \leftarrow w - \eta\,\hat m/(\sqrt{\hat s} + \varepsilon)$. With
+# `bias_correction=False` use $m, s$ in place of $\hat m, \hat s$. Raise `ValueError`
 # when `t < 1`.
 
 # %% answer="adam_step"
-def adam_step(w, g, m, v, t, lr, beta1, beta2, eps, bias_correction=True):
-    """One Adam step at step count t >= 1; returns (w_new, m_new, v_new)."""
+def adam_step(w, g, m, s, t, lr, beta1, beta2, eps, bias_correction=True):
+    """One Adam step at step count t >= 1; returns (w_new, m_new, s_new)."""
     # BEGIN SOLUTION
     if t < 1:
         raise ValueError(f"t must be >= 1, got {t}")
     m_new = beta1 * np.asarray(m, dtype=float) + (1.0 - beta1) * g
-    v_new = beta2 * np.asarray(v, dtype=float) + (1.0 - beta2) * g * g
+    s_new = beta2 * np.asarray(s, dtype=float) + (1.0 - beta2) * g * g
     if bias_correction:
-        m_hat, v_hat = m_new / (1.0 - beta1 ** t), v_new / (1.0 - beta2 ** t)
+        m_hat, s_hat = m_new / (1.0 - beta1 ** t), s_new / (1.0 - beta2 ** t)
     else:
-        m_hat, v_hat = m_new, v_new
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_new, v_new
+        m_hat, s_hat = m_new, s_new
+    return w - lr * m_hat / (np.sqrt(s_hat) + eps), m_new, s_new
     # END SOLUTION
 
 # %% tests="adam_step_tests" points=3
@@ -189,11 +189,11 @@ assert _raised, "t = 0 must raise ValueError"
 # constant mean?), and why it matters less as $t$ grows.
 
 # %% [markdown] written="bias_correction_answer" points=2
-# Starting from $m_0 = v_0 = 0$, the moving averages are biased towards zero: with
+# Starting from $m_0 = s_0 = 0$, the moving averages are biased towards zero: with
 # gradients of constant mean $\mu$, $\mathbb{E}[m_t] = (1-\beta_1^t)\mu$ and
-# $\mathbb{E}[v_t] = (1-\beta_2^t)\mathbb{E}[g^2]$. Without correction the first step is
-# $\text{lr}\,(1-\beta_1)g / (\sqrt{1-\beta_2}\,|g|) \approx 3.16\,\text{lr}$ in size, because
-# $v$ is shrunk far more than $m$ ($\beta_2$ is closer to 1): the early steps are too large
+# $\mathbb{E}[s_t] = (1-\beta_2^t)\mathbb{E}[g^2]$. Without correction the first step is
+# $\eta\,(1-\beta_1)g / (\sqrt{1-\beta_2}\,|g|) \approx 3.16\,\eta$ in size, because
+# $s$ is shrunk far more than $m$ ($\beta_2$ is closer to 1): the early steps are too large
 # and badly scaled. Dividing by $1-\beta^t$ removes exactly the factor the zero start
-# introduced, so $\hat m_t$ and $\hat v_t$ are unbiased and the first step has size lr.
+# introduced, so $\hat m_t$ and $\hat s_t$ are unbiased and the first step has size $\eta$.
 # As $t$ grows, $\beta^t \to 0$ and the correction tends to 1, so it only matters early.

@@ -41,19 +41,19 @@ y_demo = np.sin(X_demo[:, 0]) + 0.5 * X_demo[:, 1] * X_demo[:, 2]
 # %% [markdown]
 # ## Part 1 — trust ratios (3 points)
 #
-# Write `trust_ratios(params, grads, eta)` returning a dict with, for every layer name,
-# $\eta\,\lVert w\rVert_2 / \lVert g\rVert_2$ (norms of the whole array, flattened) as a
+# Write `trust_ratios(params, grads, c)` returning a dict with, for every layer name,
+# $c\,\lVert w\rVert_2 / \lVert g\rVert_2$ (norms of the whole array, flattened) as a
 # Python float. When either norm is zero the ratio is `1.0`.
 
 # %% answer="trust_ratios"
-def trust_ratios(params, grads, eta):
-    """Per-layer trust ratio eta * ||w|| / ||g|| (1.0 when a norm is zero)."""
+def trust_ratios(params, grads, c):
+    """Per-layer trust ratio c * ||w|| / ||g|| (1.0 when a norm is zero)."""
     # BEGIN SOLUTION
     out = {}
     for name, w in params.items():
         w_norm = float(np.linalg.norm(np.ravel(w)))
         g_norm = float(np.linalg.norm(np.ravel(grads[name])))
-        out[name] = eta * w_norm / g_norm if w_norm > 0 and g_norm > 0 else 1.0
+        out[name] = c * w_norm / g_norm if w_norm > 0 and g_norm > 0 else 1.0
     return out
     # END SOLUTION
 
@@ -76,15 +76,16 @@ assert _tr["c"] == 1.0 and _tr["d"] == 1.0
 # %% [markdown]
 # ## Part 2 — a LARS step (3 points)
 #
-# Write `lars_step(params, grads, lr, eta, weight_decay)` returning a **new** dict (leave
-# the inputs unchanged). For a weight layer (a name not ending in `.bias`) use
+# Write `lars_step(params, grads, lr, c, weight_decay)` returning a **new** dict (leave
+# the inputs unchanged). The global learning rate `lr` is $\gamma$ and `c` is the trust
+# coefficient, as in the book's notation page. For a weight layer (a name not ending in `.bias`) use
 # $d = g + \text{weight\_decay}\cdot w$ and
-# $w \leftarrow w - \text{lr}\cdot\rho\cdot d$ with $\rho = \eta\lVert w\rVert/\lVert d\rVert$
-# ($\rho = 1$ when a norm is zero). Bias layers take a plain step $w - \text{lr}\cdot g$
+# $w \leftarrow w - \gamma\,\rho\, d$ with $\rho = c\lVert w\rVert/\lVert d\rVert$
+# ($\rho = 1$ when a norm is zero). Bias layers take a plain step $w - \gamma g$
 # (no decay, no ratio), as in the LARS paper's practice. Then train the network with it.
 
 # %% answer="lars_step"
-def lars_step(params, grads, lr, eta, weight_decay):
+def lars_step(params, grads, lr, c, weight_decay):
     """One LARS step (no momentum); returns a new dict of parameters."""
     # BEGIN SOLUTION
     new = {}
@@ -95,7 +96,7 @@ def lars_step(params, grads, lr, eta, weight_decay):
             continue
         d = g + weight_decay * w
         w_norm, d_norm = float(np.linalg.norm(w)), float(np.linalg.norm(d))
-        ratio = eta * w_norm / d_norm if w_norm > 0 and d_norm > 0 else 1.0
+        ratio = c * w_norm / d_norm if w_norm > 0 and d_norm > 0 else 1.0
         new[name] = w - lr * ratio * d
     return new
     # END SOLUTION
@@ -109,7 +110,7 @@ assert loss_and_grads(_p, X_demo, y_demo)[0] < 0.5 * _first
 # BEGIN HIDDEN TESTS
 # LEC4 GUARD
 _lec4_guard()
-def _ref_lars(p, g, lr, eta, wd):
+def _ref_lars(p, g, lr, c, wd):
     out = {}
     for k in p:
         if k.endswith(".bias"):
@@ -117,7 +118,7 @@ def _ref_lars(p, g, lr, eta, wd):
         else:
             d = g[k] + wd * p[k]
             nw, nd = np.sqrt(np.sum(p[k] ** 2)), np.sqrt(np.sum(d ** 2))
-            out[k] = p[k] - lr * (eta * nw / nd if nw > 0 and nd > 0 else 1.0) * d
+            out[k] = p[k] - lr * (c * nw / nd if nw > 0 and nd > 0 else 1.0) * d
     return out
 _p = init_params(3); _q = init_params(3)
 for _k in range(20):
@@ -208,6 +209,6 @@ assert [round(_lec4_call(warmup_lr, s, 0.8, 5), 12) for s in range(7)] == [0.16,
 # layer with the smallest ratio (conv1 in the table, about 20): raising it for a large
 # batch makes that layer's update as large as its weights, and training diverges, while
 # layers with ratios in the thousands barely move. LARS rescales each layer's step by
-# $\eta\lVert w\rVert/\lVert g\rVert$, so every layer moves by the same fraction $\eta$ of
+# $c\lVert w\rVert/\lVert g\rVert$, so every layer moves by the same fraction $\eta$ of
 # its norm per unit learning rate, whatever its gradient scale; a large global rate then
 # stays stable for every layer.

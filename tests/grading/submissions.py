@@ -49,16 +49,16 @@ def minibatches(n, batch_size, rng):
         start += batch_size
     return out
 ''',
-    "step_size": "step_size = lambda t, alpha0, decay: alpha0 * (1.0 + decay * t) ** -1\n",
+    "step_size": "step_size = lambda t, eta0, decay: eta0 * (1.0 + decay * t) ** -1\n",
     "sgd": '''
-def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):
+def sgd(X, y, lam, batch_size, epochs, eta0, decay, seed):
     rng = np.random.default_rng(seed)
     w = np.zeros(X.shape[1])
     updates = 0
     for epoch in range(epochs):
         batches = minibatches(len(y), batch_size, rng)
         for b in batches:
-            w -= step_size(updates, alpha0, decay) * loss_and_grad(w, X[b], y[b], lam)[1]
+            w -= step_size(updates, eta0, decay) * loss_and_grad(w, X[b], y[b], lam)[1]
             updates += 1
     return w
 ''',
@@ -117,10 +117,10 @@ def loss_and_grad(w, X, y, lam):
 '''
 
 # an SGD that steps with torch.optim (delegation the guard must catch)
-SGD_SIGNATURE = "def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):\n"
+SGD_SIGNATURE = "def sgd(X, y, lam, batch_size, epochs, eta0, decay, seed):\n"
 TORCH_SGD_BODY = '''    rng = np.random.default_rng(seed)
     w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=alpha0)
+    opt = torch.optim.SGD([w], lr=eta0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + decay * t))
     for _ in range(epochs):
         for b in minibatches(X.shape[0], batch_size, rng):
@@ -135,7 +135,7 @@ KINDS = {
     "correct": (_answers(), None, "hw1.ipynb", 9, "every test passes"),
     "different_but_correct": (_answers(**DIFFERENT_BUT_CORRECT), None, "hw1.ipynb", 9,
                               "other code, same results"),
-    "partially_wrong": (_answers(step_size="def step_size(t, alpha0, decay):\n    return alpha0 / (1.0 + decay * (t + 1))\n"),
+    "partially_wrong": (_answers(step_size="def step_size(t, eta0, decay):\n    return eta0 / (1.0 + decay * (t + 1))\n"),
                         None, "hw1.ipynb", 5, "step_size off by one: step_size (1) and sgd (3) fail"),
     "untouched_stub": (None, None, "hw1.ipynb", 0, "the release as handed out"),
     "raises": (_answers(loss_and_grad="def loss_and_grad(w, X, y, lam):\n    raise ValueError('not done')\n"),
@@ -305,7 +305,7 @@ def _edit_metadata(nb):
     return nb
 
 
-WRONG_SGD = "def sgd(X, y, lam, batch_size, epochs, alpha0, decay, seed):\n    return np.zeros(X.shape[1])\n"
+WRONG_SGD = "def sgd(X, y, lam, batch_size, epochs, eta0, decay, seed):\n    return np.zeros(X.shape[1])\n"
 
 # kind -> (answers, notebook edit, file name, score, status, flag kinds, why)
 ADVERSARIAL = {

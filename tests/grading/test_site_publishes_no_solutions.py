@@ -73,3 +73,18 @@ def test_scan_catches_a_leaked_hidden_test(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "SITE", tmp_path)
     with pytest.raises(AssertionError, match="publishes hw2 secrets"):
         test_site_has_no_solution_hidden_test_or_model_answer()
+
+
+def test_homework_page_offers_each_released_notebook_as_a_download():
+    """The page links one download per assignment; the file is there and is the student
+    version (its secrets are scanned by the test above, which reads _downloads too)."""
+    page = SITE / "chapters" / "homework.html"
+    if not page.exists():
+        pytest.fail(f"{page} missing: run `make book` first (or set LEC4_SITE)")
+    hrefs = re.findall(r'href="([^"]*_downloads/[^"]+\.ipynb)"', page.read_text(encoding="utf-8"))
+    names = sorted(Path(h).stem for h in hrefs)
+    assert names == authoring.assignment_names(), hrefs
+    for href in hrefs:
+        target = (page.parent / href).resolve()
+        assert target.is_file() and SITE in target.parents, href
+        assert "YOUR CODE HERE" in target.read_text(encoding="utf-8")
