@@ -14,7 +14,13 @@ The learning rate may be a float or a schedule ``lr(t)`` called with the number 
 updates already made, ``t = 0, 1, …`` (the convention of :mod:`lec4lib.optim.schedules` and
 of ``torch.optim.lr_scheduler``). Every class docstring states the exact ``torch.optim`` call
 that produces the same iterates; ``tests/unit/test_optimizers_vs_torch.py`` checks each
-mapping with property-based tests over random problems and hyper-parameters.
+mapping with property-based tests over random problems and hyper-parameters
+(``tests/unit/test_adamw_rmsprop.py`` for :class:`~lec4lib.optim.adam.AdamW` and
+:class:`~lec4lib.optim.rmsprop.RMSprop`).
+
+:data:`OPTIMIZERS` names the methods that the step-size tuning of
+:func:`~lec4lib.optim.driver.tuned_final_losses` builds by name; AdamW and RMSprop are built
+from their classes.
 """
 
 from __future__ import annotations
