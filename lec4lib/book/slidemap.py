@@ -20,7 +20,8 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["Slide", "parse_slides", "load_slide_map", "slide_map_html", "api_href", "STATUSES"]
+__all__ = ["Slide", "parse_slides", "load_slide_map", "section_titles", "slide_map_html", "api_href",
+           "STATUSES"]
 
 STATUSES = ("covered", "todo", "no-result")
 
@@ -134,25 +135,71 @@ def api_href(code: str) -> str:
     return f"api/{parts[1]}.html#{anchor}"
 
 
-def slide_map_html(entries: list[dict]) -> str:
-    """The slide map as an HTML table: slide, occurrence, section, claim test, code.
+_LABEL = re.compile(r"^\(([^)\s]+)\)=\s*$")
 
-    The section links to its page and the code to its API reference (:func:`api_href`).
+
+def section_titles(chapters: str | Path) -> dict[str, str]:
+    """``{"chapters/NN-topic.md#label": "NN · Section title"}`` for every labelled heading.
+
+    Reads the MyST sources in the folder ``chapters``: a label line ``(label)=`` followed by
+    a Markdown heading. The chapter's number (the file name's prefix) leads the title, so
+    a reader sees where the section is. A missing folder gives ``{}`` (a chapter run on
+    Colab has no sources beside it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "05-momentum.md").write_text("(ch05)=\\n# Momentum\\n\\n(m-gd)=\\n## Momentum GD\\n")
+    >>> section_titles(d)["chapters/05-momentum.md#m-gd"]
+    '05 · Momentum GD'
+    """
+    folder = Path(chapters)
+    titles: dict[str, str] = {}
+    if not folder.is_dir():
+        return titles
+    for md in sorted(folder.glob("*.md")):
+        prefix = md.name.split("-", 1)[0]
+        number = f"{prefix} · " if prefix[:2].isdigit() else ""
+        lines = md.read_text("utf-8").splitlines()
+        for k, line in enumerate(lines[:-1]):
+            m = _LABEL.match(line)
+            nxt = lines[k + 1]
+            if m and nxt.startswith("#"):
+                heading = _clean(nxt.lstrip("#"))
+                titles[f"chapters/{md.name}#{m.group(1)}"] = number + heading
+    return titles
+
+
+def slide_map_html(entries: list[dict], titles: dict[str, str] | None = None) -> str:
+    """The slide map as an HTML table: slide number, slide, section, claim test, code.
+
+    Slides are numbered as in the deck (the entries are in deck order); a title the deck
+    repeats says which of its repeats it is, ``(2 of 3)``. The section links to its page,
+    with the section's title (from :func:`section_titles`) as the link text when known,
+    and the code to its API reference (:func:`api_href`).
     """
     from html import escape
 
+    titles = titles or {}
+    repeats: dict[str, int] = {}
+    for e in entries:
+        repeats[e["title"]] = max(repeats.get(e["title"], 0), e["occurrence"])
     rows = []
     for i, e in enumerate(entries, 1):
         if e["status"] == "covered":
             page, _, anchor = e["section"].partition("#")
             href = page.rsplit("/", 1)[-1].removesuffix(".md") + ".html" + (f"#{anchor}" if anchor else "")
-            where = f'<a href="{escape(href)}">{escape(e["section"])}</a>'
+            text = titles.get(e["section"], e["section"])
+            where = f'<a href="{escape(href)}">{escape(text)}</a>'
             test = f"<code>{escape(e['test'])}</code>"
             code = f'<a href="{escape(api_href(e["code"]))}"><code>{escape(e["code"])}</code></a>'
         else:
             where, test, code = _STATUS_TEXT[e["status"]], "", ""
-        rows.append(f"<tr><td>{i}</td><td>{escape(e['title'])}</td><td>{e['occurrence']}</td>"
+        n = repeats[e["title"]]
+        title = escape(e["title"]) + (f" ({e['occurrence']} of {n})" if n > 1 else "")
+        rows.append(f"<tr><td>{i}</td><td>{title}</td>"
                     f"<td>{where}</td><td>{test}</td><td>{code}</td></tr>")
-    return ('<table class="table slide-map"><thead><tr><th>#</th><th>slide</th><th>occ.</th>'
-            "<th>derived in</th><th>claim test</th><th>code</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+    return ('<div class="slide-map-wrapper"><table class="table slide-map"><thead><tr>'
+            "<th>slide</th><th>title</th><th>derived in</th><th>claim test</th><th>code</th>"
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")

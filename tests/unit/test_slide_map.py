@@ -121,3 +121,20 @@ def test_a_covered_slide_without_code_is_rejected(tmp_path):
     p.write_text("slides:\n  - {title: A, occurrence: 1, section: x.md#a, test: t.py::test_a}\n")
     with pytest.raises(ValueError, match="needs 'section', 'test' and 'code'"):
         load_slide_map(p)
+
+
+def test_the_table_links_sections_by_their_titles_and_numbers_repeated_slides():
+    from lec4lib.book.slidemap import section_titles, slide_map_html
+
+    titles = section_titles(ROOT / "chapters")
+    covered = [e for e in ENTRIES if e["status"] == "covered"]
+    assert all(e["section"] in titles for e in covered), "a section without a labelled heading"
+    html = slide_map_html(ENTRIES, titles)
+    assert "chapters/" not in html.split("<tbody>")[1].split("<code>")[0]   # no path as link text
+    e = covered[0]
+    assert f">{titles[e['section']]}</a>" in html.replace("&#x27;", "'")
+    repeated = [x for x in ENTRIES if x["occurrence"] == 2][0]
+    n = max(x["occurrence"] for x in ENTRIES if x["title"] == repeated["title"])
+    assert f"{repeated['title']} (2 of {n})" in html.replace("&#x27;", "'").replace("&amp;", "&")
+    assert html.count("<tr><td>") == len(ENTRIES)
+    assert f"<tr><td>{len(ENTRIES)}</td>" in html        # numbered as in the deck
