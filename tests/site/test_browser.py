@@ -13,8 +13,9 @@ committed); every image in the article has loaded (``naturalWidth > 0``); the co
 the page raise no errors beyond the allowlist below; no output shows a Python repr
 (``<Figure size ...>``), an empty glued value or a Markdown table left as raw text; the
 first page has an executed figure and a glued number; the slide map is a table; a chapter
-page (one with a paired ``.ipynb``) has Binder and Colab links to that ``.ipynb``; a
-full-page screenshot goes to ``test-artifacts/screenshots/``.
+page (one with a paired ``.ipynb``) has Binder and Colab links to that ``.ipynb``.
+``test_reading.py`` reads every page at a phone's and a laptop's width and keeps the
+screenshots (``test-artifacts/screenshots/<width>/``).
 
 Without ``/usr/bin/chromium`` or the MathJax copy the tests skip with the reason; with
 ``CI=true`` (``.ci/run`` sets it) they fail instead, so CI cannot pass without them.
@@ -224,9 +225,6 @@ def test_page_renders_in_chromium(context, site_url, page_path):
             if want not in hrefs:
                 problems.append(f"no launch link {want} (found {launch})")
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")),
-                    full_page=True)
     page.close()
 
     problems += [e for e in errors if not any(p.search(e) for p in ALLOWED_ERRORS)]
