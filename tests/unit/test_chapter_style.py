@@ -85,7 +85,8 @@ def _chapter_modules(md) -> tuple[set[str], set[str]]:
     tree = ast.parse(code_cells(md)[0][1])
     mods = {n.module.removeprefix("lec4lib.") for n in ast.walk(tree)
             if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("lec4lib.")}
-    mods.discard("book.glue"), mods.discard("book.plotting"), mods.discard("book.slidemap")
+    for book in ("book.glue", "book.plotting", "book.slidemap", "book.exercises"):
+        mods.discard(book)
     studies = {m for m in mods if m.startswith("studies.")}
     return studies, mods - studies
 
@@ -132,7 +133,8 @@ TEACHING = [md for md in CHAPTERS if re.match(r"\d\d[a-z]?-", md.name) and md.na
 PAGES = sorted((ROOT / "chapters").glob("*.md"))
 MAX_LINE = 88
 
-_ROLE = re.compile(r"\{(?:ref|doc|numref|eq|prf:ref)\}`[^`]*`")
+#: a link: a MyST role or a Markdown link [text](target)
+_ROLE = re.compile(r"\{(?:ref|doc|numref|eq|prf:ref)\}`[^`]*`|\[[^\]]*\]\([^)]*\)")
 _CHAPTER_MENTION = re.compile(r"\b[Cc]hapters? \d\d[a-z]?\b|\b(?:previous|next|last|following) chapter\b")
 
 
@@ -227,14 +229,23 @@ def code_cells_after(md, heading):
     return out
 
 
+#: pages that quote the slides' formulas throughout (the errata compare them one by one); they
+#: state the mapping α → η once, at the top
+QUOTES_SLIDES = {"98-errata.md"}
+
+
 def notation_violations(md) -> list[str]:
     found = []
+    quotes = md.name in QUOTES_SLIDES
+    if quotes and "their $\\alpha$ is our $\\eta$" not in md.read_text("utf-8"):
+        found.append("a page that quotes the slides must state the mapping "
+                     "('their $\\alpha$ is our $\\eta$')")
     for n, line, _ in markdown_lines(md):
         bare = _ROLE.sub("", line)
         m = _CHAPTER_MENTION.search(bare)
         if m:
             found.append(f"line {n}: '{m.group(0)}' is not a link ({{ref}}`chapter 05 <ch05>`)")
-        if re.search(r"\\alpha|α", line) and "slide" not in line.lower():
+        if re.search(r"\\alpha|α", line) and "slide" not in line.lower() and not quotes:
             found.append(f"line {n}: α outside a quote of a slide's form (the step size is η)")
         if re.search(r"w\^\*|w\^\{\*\}|w_\*|w\^\{\\ast\}", line):
             found.append(f"line {n}: write the optimum as w^⋆ (w^\\star)")
