@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..optim.adam import Adam
-from ..optim.driver import tuned_final_losses
+from ..optim.driver import minibatch, tuned_final_losses
 from ..problems.objectives import minimum_of
 from ..validation import check_int
 
-__all__ = ["adam_step_ratio", "torch_kernel_rounding", "ComparisonResult", "compare_optimizers"]
+__all__ = ["adam_step_ratio", "eps_sweep", "torch_kernel_rounding", "ComparisonResult",
+           "compare_optimizers"]
 
 
 def adam_step_ratio(beta1: float, beta2: float, steps: int, g: float = 1.0) -> np.ndarray:
@@ -32,6 +33,34 @@ def adam_step_ratio(beta1: float, beta2: float, steps: int, g: float = 1.0) -> n
         b.update(wb, np.array([g]))
         out[t] = (db - wb)[0] / (da - wa)[0]
     return out
+
+
+def eps_sweep(objective, lr: float, epsilons, batch_size: int = 16, epochs: int = 30,
+              seeds=(0, 1, 2, 3, 4)) -> dict:
+    """Adam with one step size and several ``ε``: final losses, and where ``ε`` dominates.
+
+    For each ``ε`` Adam (torch's betas) runs ``epochs`` epochs of minibatch training from
+    ``w = 0`` for every seed. Returns, per ``ε`` (lists in the order of ``epsilons``):
+
+    * ``final``: the mean final loss over the seeds;
+    * ``eps_dominates``: the fraction of coordinates where ``ε > √ŝ_T`` at the end of the
+      first seed's run (there the step is about ``η m̂/ε``, SGD-like, not normalised).
+    """
+    epochs = check_int("epochs", epochs)
+    per_epoch = -(-objective.n_samples // batch_size)
+    final, dominated = [], []
+    for eps in epsilons:
+        losses = []
+        for k, seed in enumerate(seeds):
+            opt = Adam(lr, eps=eps)
+            res = minibatch(objective, opt, batch_size=batch_size, epochs=epochs, seed=seed,
+                            record_every=per_epoch)
+            losses.append(res.history.loss[-1])
+            if k == 0:
+                s_hat = opt.state["v"] / (1.0 - opt.betas[1] ** opt.t)
+                dominated.append(float(np.mean(np.sqrt(s_hat) < eps)))
+        final.append(float(np.mean(losses)))
+    return {"final": final, "eps_dominates": dominated}
 
 
 def torch_kernel_rounding(n: int = 20000, seed: int = 0) -> dict:
