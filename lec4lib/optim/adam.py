@@ -80,7 +80,8 @@ class Adam(Optimizer):
         t = float(self.t)
         b0, b1 = self._buf
         # m ← lerp(m, g, 1 − β₁), computed as torch's lerp kernel does
-        lerp_(m, g, 1.0 - beta1, b0)
+        wt = 1.0 - beta1
+        lerp_(m, g, wt, b0)
         # s ← β₂ s + (1 − β₂) g²   (torch: mul_ then addcmul_)
         s *= beta2
         np.multiply(g, 1.0 - beta2, out=b0)
