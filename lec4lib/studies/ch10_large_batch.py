@@ -10,6 +10,8 @@
   with :class:`lec4lib.nets.training.SmallCNN`.
 * :func:`~lec4lib.theory.lr_scaling.least_squares_curvatures` — the Hessian eigenvalues of a least-squares loss,
   the exact quadratic on which ``η > 2/L`` diverges.
+* :func:`seed_bands`, :func:`accuracy_table`, :func:`fixed_budget_values` — the chapter's
+  bookkeeping: error bars, the accuracy table and the glued numbers of the sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..nets.training import (digits_train_size, evaluate, load_digits_tensors, S
                              torch_threads, train)
 from ..validation import check_int, check_number
 
-__all__ = ["batch_size_sweep", "sharpness_vs_batch_size", "over_seeds", "trained_to_same_loss",
+__all__ = ["batch_size_sweep", "sharpness_vs_batch_size", "over_seeds", "seed_bands",
+           "accuracy_table", "fixed_budget_values", "trained_to_same_loss",
            "sharpness_accuracy_correlation", "generalization_summary", "KESKAR_SETTINGS",
            "keskar_study", "load_keskar_study"]
 
@@ -226,6 +229,117 @@ def over_seeds(records, rule: str, batch_size: int, key: str = "test_accuracy",
         raise ValueError(f"Invalid records: {vals.size} runs for rule {rule!r} and batch size "
                          f"{batch_size} (expected {n_seeds if n_seeds is not None else 'at least 1'})")
     return float(vals.mean()), float(vals.min()), float(vals.max())
+
+
+def seed_bands(records, rule: str, batch_sizes, key: str = "test_accuracy"):
+    """Mean over seeds and the distances to the lowest and highest seed, per batch size.
+
+    The shape :meth:`matplotlib.axes.Axes.errorbar` takes: ``ax.errorbar(sizes, mean,
+    yerr=spread)`` draws the mean with a bar from the lowest to the highest seed.
+
+    Parameters
+    ----------
+    records : list of dict
+        Output of :func:`batch_size_sweep`.
+    rule : str
+        A scaling rule.
+    batch_sizes : list of int
+    key : str, default "test_accuracy"
+
+    Returns
+    -------
+    (mean, spread) : numpy arrays of shape ``(n,)`` and ``(2, n)``
+        ``spread[0]`` is mean − min, ``spread[1]`` max − mean (:func:`over_seeds`).
+
+    Examples
+    --------
+    >>> recs = [{"rule": "none", "batch_size": 16, "test_accuracy": a} for a in (0.8, 0.9, 1.0)]
+    >>> mean, spread = seed_bands(recs, "none", [16])
+    >>> mean.round(6).tolist(), spread.round(6).tolist()
+    ([0.9], [[0.1], [0.1]])
+    """
+    m, lo, hi = np.array([over_seeds(records, rule, b, key) for b in batch_sizes]).T
+    return m, np.vstack([m - lo, hi - m])
+
+
+def accuracy_table(runs, warm, batch_sizes) -> str:
+    """Markdown table of the fixed-budget sweep: mean test accuracy per rule and batch size.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Output of :func:`batch_size_sweep` with the rules ``none``, ``sqrt`` and ``linear``.
+    warm : list of dict
+        The linear rule with warm-up (:func:`batch_size_sweep` with ``warmup_epochs > 0``);
+        batch sizes it lacks show "—".
+
+    Returns
+    -------
+    str
+        One row per batch size: the SGD steps of the run, then the mean test accuracy over
+        the seeds for each rule, three decimals.
+
+    Examples
+    --------
+    >>> runs = [{"rule": r, "batch_size": 16, "steps": 850, "test_accuracy": 0.9}
+    ...         for r in ("none", "sqrt", "linear")]
+    >>> print(accuracy_table(runs, [], [16]).splitlines()[-1])
+    | 16 | 850 | 0.900 | 0.900 | 0.900 | — |
+    """
+    warm_sizes = {r["batch_size"] for r in warm}
+    head = ["| $\\lvert B\\rvert$ | steps | no scaling | square-root rule | linear rule "
+            "| linear, warm-up |", "|---:|---:|---:|---:|---:|---:|"]
+    rows = []
+    for b in batch_sizes:
+        steps = next(r["steps"] for r in runs if r["batch_size"] == b)
+        acc = [f"{over_seeds(runs, rule, b)[0]:.3f}" for rule in ("none", "sqrt", "linear")]
+        w = f"{over_seeds(warm, 'linear', b)[0]:.3f}" if b in warm_sizes else "—"
+        rows.append(f"| {b} | {steps:,} | " + " | ".join(acc) + f" | {w} |")
+    return "\n".join(head + rows)
+
+
+def fixed_budget_values(sweep, runs, warm, batch_sizes, *, base_lr: float,
+                        base_batch: int) -> dict:
+    """The numbers chapter 10 quotes from its fixed-budget sweep, keyed for ``glue_values``.
+
+    Parameters
+    ----------
+    sweep : list of dict
+        The seed-0 runs (:func:`batch_size_sweep`), which also measured the sharpness.
+    runs : list of dict
+        All seeds, rules ``none``, ``sqrt`` and ``linear``.
+    warm : list of dict
+        The linear rule with warm-up.
+    batch_sizes : list of int
+    base_lr, base_batch : float, int
+        ``η₀`` and ``B₀`` of the sweep.
+
+    Returns
+    -------
+    dict
+        ``lb_n_train``; ``lb_steps_{B}`` and ``lb_acc_{rule}_{B}`` (mean over seeds) for every
+        batch size; ``lb_acc_none_16_min``/``_max`` for the smallest batch;
+        ``lb_loss_{rule}_{B}`` (mean training loss) for the largest batch;
+        ``lb_lr_linear_{B}`` and ``lb_acc_warm_{B}`` for the warm-up sizes; ``lb_ln10``;
+        ``lb_frac_{B}`` (the largest batch as a fraction of the training set) and
+        ``lb_frac_goyal`` (8192 of ImageNet's 1,281,167 training images).
+    """
+    n_train = digits_train_size()
+    b0, b1 = batch_sizes[0], batch_sizes[-1]
+    out = {"lb_n_train": n_train, "lb_ln10": math.log(10),
+           f"lb_frac_{b1}": b1 / n_train, "lb_frac_goyal": 8192 / 1_281_167,
+           f"lb_acc_none_{b0}_min": over_seeds(runs, "none", b0)[1],
+           f"lb_acc_none_{b0}_max": over_seeds(runs, "none", b0)[2]}
+    for b in batch_sizes:
+        out[f"lb_steps_{b}"] = next(r["steps"] for r in sweep if r["batch_size"] == b)
+        for rule in ("none", "sqrt", "linear"):
+            out[f"lb_acc_{rule}_{b}"] = over_seeds(runs, rule, b)[0]
+    for rule in ("none", "linear"):
+        out[f"lb_loss_{rule}_{b1}"] = over_seeds(runs, rule, b1, "train_loss")[0]
+    for b in sorted({r["batch_size"] for r in warm}):
+        out[f"lb_acc_warm_{b}"] = over_seeds(warm, "linear", b)[0]
+        out[f"lb_lr_linear_{b}"] = scaled_lr(base_lr, base_batch, b, "linear")
+    return out
 
 
 #: Relative residual at which :func:`trained_to_same_loss`'s power iteration stops.
