@@ -1,4 +1,6 @@
 """The experiments of chapter 05 (momentum); the claim tests call the same functions.
+
+The step size is η (the slides write α; see the notation page).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ __all__ = ["momentum_forms_gap", "ema_of_gradients", "stability_boundary", "dire
 
 
 def momentum_forms_gap(grad_fn, w0, lr, beta: float, steps: int) -> float:
-    """``max_t ‖·‖_∞`` gap between :class:`MomentumEMA` (step α_t) and :class:`HeavyBall`
-    (step α_t(1 − β)) from the same start.
+    """``max_t ‖·‖_∞`` gap between :class:`MomentumEMA` (step η_t) and :class:`HeavyBall`
+    (step η_t(1 − β)) from the same start.
 
-    ``lr`` is a float or a schedule ``α(t)``. With a constant α the two forms give the same
+    ``lr`` is a float or a schedule ``η(t)``. With a constant η the two forms give the same
     iterates up to rounding; under a schedule they differ.
     """
     if callable(lr):
@@ -46,10 +48,10 @@ def ema_of_gradients(grads: np.ndarray, beta: float) -> np.ndarray:
 
 def stability_boundary(beta: float, curvature: float = 1.0, hi: float = 10.0,
                        form: str = "velocity") -> float:
-    """Largest ``α`` with momentum spectral radius ``< 1`` at ``β``, found by bisection.
+    """Largest ``η`` with momentum spectral radius ``< 1`` at ``β``, found by bisection.
 
-    An independent numerical check of the closed forms ``α = (2 + 2β)/λ`` (``form="velocity"``,
-    heavy ball) and ``α = 2(1 + β)/((1 − β)λ)`` (``form="ema"``, the slide's moving average):
+    An independent numerical check of the closed forms ``η = (2 + 2β)/λ`` (``form="velocity"``,
+    heavy ball) and ``η = 2(1 + β)/((1 − β)λ)`` (``form="ema"``, the slide's moving average):
     it only evaluates :func:`lec4lib.theory.momentum.heavy_ball_radius` or
     :func:`~lec4lib.theory.momentum.ema_momentum_radius` (root moduli).
     """
@@ -120,9 +122,9 @@ def trajectory_direction_noise(objective, w0, lr: float, beta: float, batch_size
                                chains: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
     """The noise of the update direction along training runs, SGD against moving-average momentum.
 
-    ``chains`` independent runs of :class:`~lec4lib.optim.sgd.SGD` (step ``α``) and of
-    :class:`~lec4lib.optim.momentum.MomentumEMA` (step ``α``, momentum ``β``; the same
-    effective step ``α``, since in the heavy-ball form it is ``α(1 − β)/(1 − β)``) start at
+    ``chains`` independent runs of :class:`~lec4lib.optim.sgd.SGD` (step ``η``) and of
+    :class:`~lec4lib.optim.momentum.MomentumEMA` (step ``η``, momentum ``β``; the same
+    effective step ``η``, since in the heavy-ball form it is ``η(1 − β)/(1 − β)``) start at
     ``w0``; every step each run draws its own minibatch (``batch_size`` indices with
     replacement). Both methods see the same index draws. At every step ``t`` it records, over
     the runs, for the direction ``d_t`` that is applied (``g_t`` for SGD, ``v_t`` for momentum):
