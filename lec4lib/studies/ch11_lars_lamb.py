@@ -15,10 +15,10 @@ The experiment of the chapter "LARS and LAMB": at batch size 1024 (three quarter
 the training digits per step), train :class:`lec4lib.nets.training.SmallCNN` with
 ``torch.optim.SGD`` and with :class:`lec4lib.optim.lars.LARS` — the same momentum, the same
 seeded batches, the same global learning rate ``γ`` — and record loss curves and test
-accuracy. Plain SGD moves every tensor by ``γ‖g‖``; LARS moves it by
-``γ·η·‖w‖`` (``η`` the trust coefficient) whatever the size of its gradient, so a rate
-at which SGD's largest relative steps wreck the network still gives LARS steps of a
-fixed, small fraction ``γη`` of each layer's norm.
+accuracy. Plain SGD moves every tensor by ``γ‖g‖``; LARS moves it by ``γ·c·‖w‖``
+(``c`` the trust coefficient, which You et al. write ``η``) whatever the size of its
+gradient, so a rate at which SGD's largest relative steps wreck the network still gives
+LARS steps of a fixed, small fraction ``γc`` of each layer's norm.
 
 Data, model and loop come from :mod:`lec4lib.nets.training`.
 
@@ -268,7 +268,7 @@ def compare_lars_sgd(sgd_lrs=(0.1, 1.0), lars_lrs=(1.0,), *, batch_size: int = 1
     momentum : float, default 0.9
         Shared momentum, in ``[0, 1)``.
     trust_coefficient : float, default 0.01
-        LARS's ``η > 0``.
+        LARS's trust coefficient ``c > 0`` (the paper's ``η``).
     seed : int, default 0
         Seed of the split, the initialization and the batch order (``>= 0``).
     threads : int or None, default 1
@@ -344,7 +344,7 @@ class ExperimentConfig:
     momentum, weight_decay : float
         Shared by both optimizers (``momentum`` in ``[0, 1)``, ``weight_decay >= 0``).
     trust_coefficient : float
-        LARS's ``η`` (``> 0``).
+        LARS's trust coefficient ``c`` (``> 0``; the paper's ``η``).
     warmup_steps : int
         Linear warm-up length (``>= 0``); then the rate decays as ``(1 − t/steps)²``.
     num_classes : int
