@@ -234,7 +234,7 @@ def over_seeds(records, rule: str, batch_size: int, key: str = "test_accuracy",
 def seed_bands(records, rule: str, batch_sizes, key: str = "test_accuracy"):
     """Mean over seeds and the distances to the lowest and highest seed, per batch size.
 
-    The shape :meth:`matplotlib.axes.Axes.errorbar` takes: ``ax.errorbar(sizes, mean,
+    The shape matplotlib's ``Axes.errorbar`` takes: ``ax.errorbar(sizes, mean,
     yerr=spread)`` draws the mean with a bar from the lowest to the highest seed.
 
     Parameters
