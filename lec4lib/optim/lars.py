@@ -28,7 +28,7 @@ uses ``torch.optim.SGD``'s convention, with the rate outside the buffer:
 
 The two are the same for a constant rate (then ``v_paper = γ v_torch``); when ``γ_t``
 changes, the paper's buffer keeps the *old* rates of past gradients, torch's applies
-the *current* rate to all of them (the distinction chapter 05 makes for momentum).
+the *current* rate to all of them (the distinction :ref:`chapter 05 <ch05>` makes for momentum).
 
 Both follow ``torch.optim.SGD``'s other conventions (the first momentum buffer is the
 first scaled direction, with no dampening; ``dampening``; ``nesterov``), so that with

@@ -15,7 +15,7 @@ class SGD(Optimizer):
 
     torch mapping: ``torch.optim.SGD(params, lr=α)`` gives the same iterates up to rounding
     (torch's CPU kernel computes ``w + (−α)g`` with a fused multiply-add, so last bits can
-    differ; chapter 08 measures this).
+    differ; :ref:`chapter 08 <ch08>` measures this).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The experiments of chapter 02 (step sizes); the claim tests call the same functions.
+"""The experiments of :ref:`chapter 02 <ch02>` (step sizes); the claim tests call the same functions.
 """
 
 from __future__ import annotations

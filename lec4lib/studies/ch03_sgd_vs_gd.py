@@ -1,4 +1,4 @@
-"""The experiments of chapter 03 (SGD against GD); the claim tests call the same functions.
+"""The experiments of :ref:`chapter 03 <ch03>` (SGD against GD); the claim tests call the same functions.
 """
 
 from __future__ import annotations

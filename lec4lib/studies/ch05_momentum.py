@@ -1,4 +1,4 @@
-"""The experiments of chapter 05 (momentum); the claim tests call the same functions.
+"""The experiments of :ref:`chapter 05 <ch05>` (momentum); the claim tests call the same functions.
 
 The step size is η (the slides write α; see the notation page).
 """

@@ -1,4 +1,4 @@
-"""The experiments of chapter 07 (Adagrad); the claim tests call the same functions.
+"""The experiments of :ref:`chapter 07 <ch07>` (Adagrad); the claim tests call the same functions.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The experiments of chapter 08 (Adam); the claim tests call the same functions.
+"""The experiments of :ref:`chapter 08 <ch08>` (Adam); the claim tests call the same functions.
 """
 
 from __future__ import annotations

@@ -300,7 +300,7 @@ def accuracy_table(runs, warm, batch_sizes) -> str:
 
 def fixed_budget_values(sweep, runs, warm, batch_sizes, *, base_lr: float,
                         base_batch: int) -> dict:
-    """The numbers chapter 10 quotes from its fixed-budget sweep, keyed for ``glue_values``.
+    """The numbers :ref:`chapter 10 <ch10>` quotes from its fixed-budget sweep, keyed for ``glue_values``.
 
     Parameters
     ----------
@@ -447,7 +447,7 @@ def sharpness_accuracy_correlation(records) -> float:
     return float(np.corrcoef(s, a)[0, 1])
 
 
-#: The settings of the stored Keskar-protocol study (chapter 10a): name -> arguments of
+#: The settings of the stored Keskar-protocol study (:ref:`chapter 10a <ch10a>`): name -> arguments of
 #: :func:`trained_to_same_loss`. All train to loss 0.01 at η = 0.05, ten seeds each.
 KESKAR_SETTINGS = {
     "digits": dict(batch_sizes=(16, 1024), lr=0.05, target_loss=0.01, seeds=tuple(range(10))),

@@ -1,4 +1,4 @@
-"""The experiments of chapter 11 (LARS and LAMB).
+"""The experiments of :ref:`chapter 11 <ch11>` (LARS and LAMB).
 
 0. :func:`init_norm_comparison`: the slide's ‖w‖ column against the closed forms of the
    two named AlexNet initializations; :func:`compare_lars_forms`: LARS with the rate

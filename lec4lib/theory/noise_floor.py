@@ -19,7 +19,7 @@ chain average of ``w_t²``. :func:`simulate_noisy_quadratic` is that for SGD wit
 schedule, :func:`measured_noise_floor` its time average after a burn-in, and
 :func:`stationary_second_moment` the SGD floor with a burn-in scaled to the step.
 
-Two results beyond the noise floor (chapter 02, "How fast" and "Averaging"):
+Two results beyond the noise floor (:ref:`chapter 02 <ch02>`, "How fast" and "Averaging"):
 
 * with ``η_t = c/t`` the error is ``O(1/t)`` only when ``cμ > 1/2``, with the constant
   ``c²σ²/(2cμ − 1)`` (:func:`one_over_t_constant`); below, it decays like ``t^(−2cμ)``
