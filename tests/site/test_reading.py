@@ -9,7 +9,8 @@ Issue 15's acceptance checks, in Chromium (fixtures and the offline routing of
   exercises, one exercise cell whose self-check passed ("✓") and a link to the notation page;
   its test paths appear only inside the collapsed "For maintainers" blocks;
 * every mention of a chapter ("chapter 05", "the previous chapter") is a link, on every page;
-* glued numbers are set in normal weight, and table cells do not wrap.
+* glued numbers are set in normal weight, and table cells do not wrap;
+* at 1280 px no code cell scrolls sideways (its lines are at most 88 characters).
 
 A full-page screenshot of every page at both widths goes to
 ``test-artifacts/screenshots/<width>/``.
@@ -102,6 +103,12 @@ def test_page_reads_at_width(context, site_url, page_path, width):
         .filter(td => getComputedStyle(td).whiteSpace !== 'nowrap').length""")
     if wrapping:
         problems.append(f"{wrapping} table cells may wrap their numbers")
+    if width >= 1280:   # 88-character code lines fit the laptop column (lec4.css sizes them)
+        scrolling = page.evaluate("""() => [...document.querySelectorAll('article .cell_input pre')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.textContent.split('\\n').reduce((a, b) => a.length >= b.length ? a : b))""")
+        if scrolling:
+            problems.append(f"{len(scrolling)} code cells scroll sideways, e.g. {scrolling[:2]}")
     if _is_teaching(page_path):
         article = page.locator("article")
         for what, selector, least in (("learning objectives", ".lec4-objectives", 1),

@@ -208,13 +208,28 @@ def shape_violations(md) -> list[str]:
     for n, line, maintainers in markdown_lines(md):
         if not maintainers and re.search(r"tests/|test_\w+\.py", line):
             found.append(f"line {n}: test paths outside a 'For maintainers' admonition")
+    found += line_violations(md)
+    for i, (tags, s) in enumerate(code_cells(md)):
+        if re.search(r"\bnew_figure\(", s) and "hide-input" not in tags:
+            found.append(f"cell {i} draws a figure but its input is not hidden (hide-input)")
+        if i == 0 and "hide-input" not in tags:
+            found.append("cell 0 (the imports) is bookkeeping: collapse it (hide-input)")
+    return found
+
+
+def line_violations(md) -> list[str]:
+    """Code lines longer than 88 characters (they would scroll inside their box on a laptop)."""
+    found = []
     for i, (tags, s) in enumerate(code_cells(md)):
         for k, code_line in enumerate(s.splitlines(), 1):
             if len(code_line) > MAX_LINE:
                 found.append(f"cell {i} line {k}: {len(code_line)} characters (at most {MAX_LINE})")
-        if re.search(r"\bnew_figure\(", s) and "hide-input" not in tags:
-            found.append(f"cell {i} draws a figure but its input is not hidden (hide-input)")
     return found
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_code_lines_fit_a_laptop_column(md):
+    assert line_violations(md) == []
 
 
 def code_cells_after(md, heading):
