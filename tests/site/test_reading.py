@@ -9,7 +9,7 @@ Issue 15's acceptance checks, in Chromium (fixtures and the offline routing of
   exercises, one exercise cell whose self-check passed ("✓") and a link to the notation page;
   its test paths appear only inside the collapsed "For maintainers" blocks;
 * every mention of a chapter ("chapter 05", "the previous chapter") is a link, on every page;
-* glued numbers are set in normal weight, and table cells do not wrap;
+* glued numbers are set in normal weight, and a table cell holding a number does not wrap;
 * at 1280 px no code cell scrolls sideways (its lines are at most 88 characters).
 
 A full-page screenshot of every page at both widths goes to
@@ -83,10 +83,8 @@ def _open(context, site_url, page_path, width):
     return page
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("page_path", _pages())
-def test_page_reads_at_width(context, site_url, page_path, width):
-    page = _open(context, site_url, page_path, width)
+def reading_problems(page, page_path: str, width: int) -> list[str]:
+    """Everything on the open ``page`` that fails the reading checks (module docstring)."""
     problems: list[str] = []
     scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     if scroll > inner:
@@ -99,10 +97,19 @@ def test_page_reads_at_width(context, site_url, page_path, width):
         .map(s => getComputedStyle(s).fontWeight).filter(w => Number(w) >= 600).length""")
     if weights:
         problems.append(f"{weights} glued values are bold")
-    wrapping = page.evaluate("""() => [...document.querySelectorAll('article table td')]
-        .filter(td => getComputedStyle(td).whiteSpace !== 'nowrap').length""")
+    wrapping = page.evaluate(r"""() => [...document.querySelectorAll('article table td')]
+        .filter(td => /^[-\u2212+]?[\d.,]+(e[-\u2212+]?\d+)?\s*%?$/i.test(td.innerText.trim()))
+        .filter(td => {            // the number's text is laid out on more than one line
+            const tops = new Set();
+            const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+            for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                const r = document.createRange(); r.selectNodeContents(n);
+                for (const q of r.getClientRects()) if (q.width > 0) tops.add(Math.round(q.top));
+            }
+            return tops.size > 1; })
+        .map(td => td.innerText.trim()).slice(0, 3)""")
     if wrapping:
-        problems.append(f"{wrapping} table cells may wrap their numbers")
+        problems.append(f"table cells whose number breaks across lines: {wrapping}")
     if width >= 1280:   # 88-character code lines fit the laptop column (lec4.css sizes them)
         scrolling = page.evaluate("""() => [...document.querySelectorAll('article .cell_input pre')]
             .filter(e => e.scrollWidth > e.clientWidth + 1)
@@ -125,12 +132,40 @@ def test_page_reads_at_width(context, site_url, page_path, width):
         leaked = page.evaluate(TEST_PATHS_OUTSIDE_MAINTAINERS)
         if leaked:
             problems.append(f"test paths outside the maintainers blocks: {leaked[:3]}")
+    return problems
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page_path", _pages())
+def test_page_reads_at_width(context, site_url, page_path, width):
+    page = _open(context, site_url, page_path, width)
+    problems = reading_problems(page, page_path, width)
     shots = SHOTS / str(width)
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / (page_path.replace("/", "__").removesuffix(".html") + ".png")),
                     full_page=True)
     page.close()
     assert not problems, f"{page_path} at {width} px:\n  " + "\n  ".join(problems)
+
+
+def test_the_reading_checks_catch_each_problem(context):
+    """Each check fires on a page made to fail it (so a green run means something)."""
+    page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.set_content("""<html><body><article>
+      <p>As chapter 04 showed, see <a href="x.html">chapter 05</a>.</p>
+      <p>Its value is <span class="pasted-text" style="font-weight:bold">0.5</span>.</p>
+      <table><tr><td>label</td><td style="white-space:normal;display:inline-block;width:2em">6.67e-01</td></tr></table>
+      <div style="width:900px">wide</div>
+      <p>Test: tests/claims/test_05_momentum.py</p>
+    </article></body></html>""")
+    found = "\n".join(reading_problems(page, "chapters/05-momentum.html", 390))
+    page.close()
+    for want in ("scrolls sideways", "'chapter 04 in", "1 glued values are bold",
+                 "number breaks across lines: ['6.67e-01']", "learning objectives",
+                 "no exercise cell", "notation page", "test paths outside"):
+        assert want in found, (want, found)
+    assert "chapter 05 in" not in found          # a linked mention is fine
 
 
 def test_teaching_pages_are_the_numbered_chapters():
