@@ -14,6 +14,8 @@ raises, so a broken book environment cannot pass for a Colab one.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["glue", "glue_values", "myst_nb_available"]
 
 
@@ -41,13 +43,17 @@ def glue(name: str, value, display: bool = True) -> None:
     name : str
         The key the page refers to.
     value : object
-        Anything IPython can display (a number, a string, a figure, a Markdown object).
+        Anything IPython can display (a number, a string, a figure, a Markdown object),
+        except a boolean (``ValueError``): "(all below: True)" is no sentence.
     display : bool
         Also show the value in the cell's output. Without MyST-NB this is all that
         happens: the value is shown when True and nothing is shown when False.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"glue {name!r}: a boolean reads as 'True' or 'False' in a sentence; "
+                         "state the fact in words and assert it in the cell")
     myst_glue = _myst_nb_glue()
     if myst_glue is not None:
         myst_glue(name, value, display=display)

@@ -205,3 +205,13 @@ def test_hard_to_read_figures_fail_before_they_are_glued(monkeypatch):
     ax.set_xlabel(r"step $t$ (cost \$5)")
     glue_figure("fine", fig)
     assert glued == ["fine"] and plt.get_fignums() == []
+
+
+def test_a_boolean_is_never_glued_into_prose():
+    import numpy as np
+
+    for value in (True, np.bool_(False)):
+        with pytest.raises(ValueError, match="boolean reads as"):
+            book.glue("flag", value, display=False)
+    with pytest.raises(ValueError, match="boolean reads as"):
+        book.glue_values({"ok": 1, "flag": np.float64(2.0) > 1})
