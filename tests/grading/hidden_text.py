@@ -19,9 +19,8 @@ def _regions(text: str, begin: str, end: str) -> list[str]:
     return out
 
 
-def secret_lines(name: str, min_len: int = 16) -> set[str]:
-    """Distinctive lines (stripped, >= min_len characters) of the solutions, hidden tests
-    (guard included) and model answers of ``name`` that appear nowhere in its public part."""
+def _split(name: str) -> tuple[list[str], list[str]]:
+    """(secret lines, public lines) of assignment ``name``'s source."""
     secret, public = [], []
     for cell in authoring.read_source(name).cells:
         text = cell.source
@@ -35,7 +34,16 @@ def secret_lines(name: str, min_len: int = 16) -> set[str]:
         secret += hidden
         hidden_set = set(hidden)
         public += [l for l in text.splitlines() if l not in hidden_set]
-    public_text = "\n".join(public)
+    return secret, public
+
+
+def secret_lines(name: str, min_len: int = 16) -> set[str]:
+    """Distinctive lines (stripped, >= min_len characters) of the solutions, hidden tests
+    (guard included) and model answers of ``name`` that appear nowhere in the public part of
+    any assignment (a line every student is handed, e.g. hw3's given ``r =
+    np.random.default_rng(seed)``, gives nothing away when hw1 solves with it too)."""
+    secret = _split(name)[0]
+    public_text = "\n".join(line for other in authoring.assignment_names() for line in _split(other)[1])
     return {s.strip() for s in secret if len(s.strip()) >= min_len and s.strip() not in public_text}
 
 
