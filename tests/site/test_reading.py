@@ -37,7 +37,7 @@ def _is_teaching(page_path: str) -> bool:
 
 # Text nodes that mention a chapter without being inside a link (code and scripts excepted).
 UNLINKED_MENTIONS = r"""() => {
-  const re = /\b[Cc]hapters? \d\d[a-z]?\b|\b(?:previous|next|last|following) chapter\b/;
+  const re = /\b[Cc]hapters? \d\d[a-z]?\b|\b(?:previous|next|last|following) (?:chapter|section)\b/;
   const root = document.querySelector('article') || document.body;
   const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const out = [];

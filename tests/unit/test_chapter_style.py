@@ -135,7 +135,8 @@ MAX_LINE = 88
 
 #: a link: a MyST role or a Markdown link [text](target)
 _ROLE = re.compile(r"\{(?:ref|doc|numref|eq|prf:ref)\}`[^`]*`|\[[^\]]*\]\([^)]*\)")
-_CHAPTER_MENTION = re.compile(r"\b[Cc]hapters? \d\d[a-z]?\b|\b(?:previous|next|last|following) chapter\b")
+_CHAPTER_MENTION = re.compile(r"\b[Cc]hapters? \d\d[a-z]?\b|\b(?:previous|next|last|following) "
+                              r"(?:chapter|section)\b")
 
 
 def markdown_lines(md) -> list[tuple[int, str, bool]]:
