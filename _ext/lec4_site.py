@@ -1,0 +1,63 @@
+"""The book's own Sphinx extension (``sphinx.local_extensions`` in ``_config.yml``).
+
+Two things no configuration value does:
+
+* **The PDF link.** Every chapter page (a document under ``chapters/``) starts with a link
+  to the whole book as one PDF, ``lec4.pdf`` at the site's root (``make pdf`` writes it,
+  see ``tools/make_pdf.py``). The link is relative, so the site works from any folder.
+* **The explorers' scripts.** A page whose body holds an explorer (an element with the
+  class ``lec4-explorer``, written by :mod:`lec4lib.book.explorers`) loads plotly.js and
+  ``lec4-explorers.js``; no other page does. plotly.js is copied from the installed
+  ``plotly`` wheel (``plotly/package_data/plotly.min.js``) into ``_static/lec4/`` of the
+  built site: nothing comes from a CDN. Neither file lives under the book's ``_static/``,
+  whose every ``.js`` Jupyter Book adds to every page.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PDF_NAME = "lec4.pdf"
+EXPLORER_CLASS = "lec4-explorer"
+STATIC_SUBDIR = "lec4"          # <site>/_static/lec4/{plotly.min.js,lec4-explorers.js}
+
+
+def plotly_js() -> Path:
+    """The plotly.js bundle shipped inside the ``plotly`` wheel."""
+    import plotly
+
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"plotly.min.js not found in the plotly package at {path}")
+    return path
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if not isinstance(body, str):
+        return
+    if pagename.startswith("chapters/"):
+        href = context["pathto"](PDF_NAME, 1)
+        link = (f'<p class="lec4-pdf-link"><a href="{href}">The whole book as one PDF '
+                f'({PDF_NAME})</a></p>\n')
+        context["body"] = link + body
+    if f'class="{EXPLORER_CLASS}' in body or f"{EXPLORER_CLASS} " in body:
+        app.add_js_file(f"{STATIC_SUBDIR}/plotly.min.js", priority=600)
+        app.add_js_file(f"{STATIC_SUBDIR}/lec4-explorers.js", priority=601)
+
+
+def _copy_scripts(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    dest = Path(app.outdir) / "_static" / STATIC_SUBDIR
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(plotly_js(), dest / "plotly.min.js")
+    shutil.copyfile(HERE / "static" / "lec4-explorers.js", dest / "lec4-explorers.js")
+
+
+def setup(app):
+    app.connect("html-page-context", _page_context)
+    app.connect("build-finished", _copy_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
