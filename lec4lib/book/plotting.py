@@ -1,7 +1,7 @@
 """One plotting style for every figure of the book.
 
 Chapters call :func:`new_figure` instead of ``plt.subplots`` so that every plot has the
-same size, fonts, colours and grid, and :func:`glue_figure` when the figure is done.
+same size, fonts, colours (each paired with its own dash) and grid, and :func:`glue_figure` when the figure is done.
 
 The style is matplotlib's process-wide ``rcParams`` (line widths, fonts and legends are
 read from them while the figure is drawn, not only when it is created), so it is applied
@@ -17,17 +17,33 @@ import contextlib
 import re
 
 import matplotlib as mpl
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 from matplotlib.text import Text
 
 from ..validation import check_int
 
-__all__ = ["STYLE", "COLORS", "MAX_CURVES", "book_style", "new_figure", "figure_problems",
+__all__ = ["STYLE", "COLORS", "LINESTYLES", "MAX_CURVES", "book_style", "new_figure", "figure_problems",
            "glue_figure"]
 
 #: Colour cycle: Okabe & Ito's colour-blind-safe palette (Okabe and Ito, "Color Universal
 #: Design", 2008), without its yellow (#F0E442), which is too light on white.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+
+#: Dash patterns, one per colour of :data:`COLORS` (same order), so that no two lines of the
+#: cycle differ by colour alone: a reader who cannot tell the colours apart, or a grey
+#: print, still can by the dash. Matplotlib's named styles first, so that a chapter's
+#: explicit ``"--"`` is the same pattern as the cycle's (and :func:`figure_problems` sees a
+#: clash); then patterns (offset, (on, off, ...)) in line widths.
+LINESTYLES = [
+    "-",                                  # solid
+    "--",                                 # dashed
+    ":",                                  # dotted
+    "-.",                                 # dash-dot
+    (0, (10, 3)),                         # long dash
+    (0, (6, 2, 1.5, 2, 1.5, 2)),          # dash-dot-dot
+    (0, (6, 2, 6, 2, 1.5, 2)),            # dash-dash-dot
+]
 
 #: Most curves (lines of more than two points) one panel may hold: more are unreadable;
 #: use small multiples (more panels, stacked) instead.
@@ -49,7 +65,7 @@ STYLE = {
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "axes.prop_cycle": mpl.cycler(color=COLORS, linestyle=LINESTYLES),
     "legend.frameon": False,
     "lines.linewidth": 1.6,
 }
@@ -130,13 +146,39 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None,
 _MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$")
 
 
+def _look(line) -> tuple:
+    """(dash pattern or None when no line is drawn, (marker, fill style, hollow) or None):
+    what a reader without colour tells a curve by."""
+    dashes = None
+    if line.get_linestyle() not in ("None", " ", ""):
+        # the dash pattern itself, in line widths: get_linestyle() says "--" for every
+        # custom pattern, so it cannot tell (5, 2) from (1, 1.5)
+        offset, seq = line._unscaled_dash_pattern
+        dashes = (float(offset), tuple(float(x) for x in seq) if seq else None)
+    marker = line.get_marker()
+    mark = None
+    if marker not in ("None", "none", " ", "", None):
+        hollow = str(line.get_markerfacecolor()).lower() == "none"   # open vs filled
+        mark = (str(marker), line.get_fillstyle(), hollow)
+    return dashes, mark
+
+
+def _describe(look: tuple) -> str:
+    dashes, mark = look
+    line = "no line" if dashes is None else ("solid" if dashes[1] is None else f"dashes {dashes[1]}")
+    return line + ("" if mark is None else f", marker {mark[0]!r}")
+
+
 def figure_problems(fig) -> list[str]:
     """What makes ``fig`` hard to read, one line each (empty when nothing does).
 
     * text (titles, axis labels, legend entries, annotations, tick labels) with a raw
       ``^`` or ``_`` outside ``$...$``: ``beta^k`` must be mathtext, ``$\\beta^k$``;
     * a panel with more than :data:`MAX_CURVES` curves (lines of more than two points;
-      two-point lines such as ``axhline`` are references, not curves).
+      two-point lines such as ``axhline`` are references, not curves);
+    * a panel with two curves of different colours that share their dash pattern and
+      their marker: only the colour tells them apart (give each its own ``linestyle`` or
+      ``marker``; the style's colour cycle pairs each colour with its own dash).
     """
     found = []
     for text in fig.findobj(Text):
@@ -148,6 +190,15 @@ def figure_problems(fig) -> list[str]:
         if len(curves) > MAX_CURVES:
             found.append(f"panel {i} has {len(curves)} curves (at most {MAX_CURVES}: split it "
                          "into stacked panels)")
+        by_look: dict[tuple, list] = {}
+        for ln in curves:
+            by_look.setdefault(_look(ln), []).append(ln)
+        for look, lines in by_look.items():
+            colours = {mcolors.to_hex(ln.get_color()) for ln in lines}
+            if look != (None, None) and len(colours) > 1:
+                names = [ln.get_label() for ln in lines]
+                found.append(f"panel {i}: curves {names} differ by colour alone ({_describe(look)} "
+                             "each): give each its own linestyle or marker")
     return found
 
 

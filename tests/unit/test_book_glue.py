@@ -207,6 +207,63 @@ def test_hard_to_read_figures_fail_before_they_are_glued(monkeypatch):
     assert glued == ["fine"] and plt.get_fignums() == []
 
 
+def test_the_colour_cycle_gives_each_colour_its_own_dash():
+    from lec4lib.book.plotting import COLORS
+
+    fig, ax = new_figure()
+    lines = [ax.plot([0, 1, 2], [k, k + 1, k])[0] for k in range(len(COLORS))]
+    colours = [ln.get_color() for ln in lines]
+    dashes = [ln._unscaled_dash_pattern for ln in lines]    # (offset, on-off sequence)
+    plt.close(fig)
+    assert colours == COLORS
+    assert dashes[0] == (0, None)                # the first curve is solid
+    assert len(set(dashes)) == len(COLORS)       # and no two share a dash pattern
+
+
+def test_curves_told_apart_by_colour_alone_are_a_problem():
+    from lec4lib.book.plotting import figure_problems
+
+    x = [0, 1, 2, 3]
+    fig, ax = new_figure()
+    ax.plot(x, [0, 1, 2, 3], "-", color="#0072B2", label="GD")
+    ax.plot(x, [1, 2, 3, 4], "-", color="#D55E00", label="SGD")
+    ax.plot(x, [2, 3, 4, 5], color="#009E73", linestyle=(0, (5, 2)), label="a")
+    ax.plot(x, [3, 4, 5, 6], color="#CC79A7", linestyle=(0, (1, 1.5)), label="b")
+    found = figure_problems(fig)
+    plt.close(fig)
+    assert len(found) == 1 and "['GD', 'SGD'] differ by colour alone (solid each)" in found[0], found
+
+    fig, (top, bottom) = new_figure(2, 1)
+    top.plot(x, [0, 1, 2, 3], "o", color="#0072B2", label="exact")
+    top.plot(x, [1, 2, 3, 4], "o", color="#D55E00", label="simulated")
+    bottom.plot(x, [0, 1, 2, 3], "--", color="#0072B2")
+    bottom.plot(x, [1, 2, 3, 4], "--", color="#D55E00")
+    found = figure_problems(fig)
+    plt.close(fig)
+    assert [f.split(":")[0] for f in found] == ["panel 0", "panel 1"], found
+    assert "no line, marker 'o'" in found[0]
+
+    fig, ax = new_figure()
+    ax.plot(x, [0, 1, 2, 3], color="#0072B2", label="a")   # the cycle's second dash is "--"
+    ax.plot(x, [1, 2, 3, 4], color="#D55E00", label="b")
+    ax.plot(x, [2, 3, 4, 5], "--", color="#009E73", label="c")
+    found = figure_problems(fig)
+    plt.close(fig)
+    assert len(found) == 1 and "['b', 'c'] differ by colour alone" in found[0], found
+
+    fig, ax = new_figure()
+    ax.plot(x, [0, 1, 2, 3], "-o", color="#0072B2")        # same dash, different markers
+    ax.plot(x, [1, 2, 3, 4], "-s", color="#D55E00")
+    ax.plot(x, [5, 6, 7, 8], "o", color="#009E73")          # filled and hollow markers
+    ax.plot(x, [6, 7, 8, 9], "o", color="#CC79A7", mfc="none")
+    ax.plot(x, [2, 3, 4, 5], "-", color="0.6", alpha=0.5)  # one series drawn as two lines
+    ax.plot(x, [3, 4, 5, 6], "-", color="0.6", alpha=0.5)
+    ax.axhline(1, color="k")                                # two-point references
+    ax.axvline(1, color="r")
+    assert [f for f in figure_problems(fig) if "differ by colour" in f] == []
+    plt.close(fig)
+
+
 def test_a_boolean_is_never_glued_into_prose():
     import numpy as np
 

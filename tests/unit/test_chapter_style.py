@@ -85,7 +85,7 @@ def _chapter_modules(md) -> tuple[set[str], set[str]]:
     tree = ast.parse(code_cells(md)[0][1])
     mods = {n.module.removeprefix("lec4lib.") for n in ast.walk(tree)
             if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("lec4lib.")}
-    for book in ("book.glue", "book.plotting", "book.slidemap", "book.exercises"):
+    for book in ("book.glue", "book.plotting", "book.slidemap", "book.exercises", "book.explorers"):
         mods.discard(book)
     studies = {m for m in mods if m.startswith("studies.")}
     return studies, mods - studies
@@ -301,3 +301,67 @@ def test_the_shape_checks_catch_each_rule(tmp_path):
     assert any("draws a figure" in f for f in shape_violations(md))
     md.write_text(md.read_text().replace("ipython3\n", "ipython3\n:tags: [hide-input]\n"))
     assert not any("draws a figure" in f for f in shape_violations(md))
+
+
+# ---------------------------------------------------------------------------------------
+# Alt text (issue 16): every ``{glue:figure}`` says in its ``:alt:`` option what the figure
+# shows (its axes and curves, one sentence), for a reader who cannot see it. The built
+# site's <img> tags are checked in the browser (tests/site/test_accessibility.py).
+# ---------------------------------------------------------------------------------------
+
+#: a {glue:figure} directive and its option lines (an option may continue on indented lines)
+_GLUE_FIGURE = re.compile(r"^```\{glue:figure\}[ \t]+(\S+)[ \t]*\n((?:(?::[\w-]+:.*|[ \t]+\S.*)\n)*)",
+                          re.M)
+#: alt texts that say nothing about the figure
+_EMPTY_ALTS = {"figure", "image", "img", "plot", "graph", "chart", "png", "svg", "picture"}
+MIN_ALT_WORDS = 8
+
+
+def figure_alts(md) -> list[tuple[str, str | None]]:
+    """(glue key, alt text or None) for every ``{glue:figure}`` of ``md``."""
+    out = []
+    for m in _GLUE_FIGURE.finditer(md.read_text("utf-8")):
+        alt = re.search(r"^:alt:(.*(?:\n[ \t]+\S.*)*)", m.group(2), re.M)
+        out.append((m.group(1), " ".join(alt.group(1).split()) if alt else None))
+    return out
+
+
+def alt_violations(md) -> list[str]:
+    found = []
+    for key, alt in figure_alts(md):
+        words = re.findall(r"\w+", alt or "")
+        if alt is None:
+            found.append(f"{key}: no :alt: (say what the figure shows: axes, curves)")
+        elif alt.lower().strip(" .") in _EMPTY_ALTS or not words:
+            found.append(f"{key}: the alt {alt!r} says nothing about the figure")
+        elif key in alt or re.search(r"\.(png|jpe?g|svg|gif|webp)\b", alt, re.I):
+            found.append(f"{key}: the alt {alt!r} names a file or the glue key, not what is shown")
+        elif len(words) < MIN_ALT_WORDS:
+            found.append(f"{key}: the alt {alt!r} is {len(words)} words; describe the axes and "
+                         f"curves (at least {MIN_ALT_WORDS})")
+    return found
+
+
+@pytest.mark.parametrize("md", PAGES, ids=[p.name for p in PAGES])
+def test_every_glued_figure_has_alt_text(md):
+    assert alt_violations(md) == []
+
+
+def test_the_alt_check_catches_each_problem(tmp_path):
+    md = tmp_path / "05-momentum.md"
+    fig = "```{{glue:figure}} {key}\n:name: fig-{key}\n{alt}\nCaption.\n```\n\n"
+    md.write_text("".join(fig.format(key=k, alt=a) for k, a in (
+        ("none_fig", ""), ("empty_fig", ":alt:\n"), ("word_fig", ":alt: Figure\n"),
+        ("file_fig", ":alt: Plot of the loss from loss_curve.png against the step t\n"),
+        ("key_fig", ":alt: key_fig: the loss against the step t for each method\n"),
+        ("short_fig", ":alt: The loss against the step\n"),
+        ("good_fig", ":alt: The loss on a log scale against the step t, one curve per\n"
+                     "  step size, each falling.\n"))))
+    found = alt_violations(md)
+    assert [f.split(":")[0] for f in found] == ["none_fig", "empty_fig", "word_fig", "file_fig",
+                                                "key_fig", "short_fig"], found
+    assert "no :alt:" in found[0] and "says nothing" in found[1] and "says nothing" in found[2]
+    assert "names a file" in found[3] and "names a file" in found[4] and "5 words" in found[5]
+    assert figure_alts(md)[-1] == ("good_fig", "The loss on a log scale against the step t, "
+                                               "one curve per step size, each falling.")
+    assert len(figure_alts(ROOT / "chapters" / "05-momentum.md")) >= 8
