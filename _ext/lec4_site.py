@@ -11,6 +11,11 @@ Two things no configuration value does:
   ``plotly`` wheel (``plotly/package_data/plotly.min.js``) into ``_static/lec4/`` of the
   built site: nothing comes from a CDN. Neither file lives under the book's ``_static/``,
   whose every ``.js`` Jupyter Book adds to every page.
+* **MathJax from the site.** When the npm copy of MathJax 3 that ``make setup`` installs
+  (``.cache/npm/node_modules/mathjax``) is present at build time, its CHTML bundle and
+  fonts are copied to ``_static/lec4/mathjax/`` and the pages load MathJax from there
+  (``mathjax_path``) instead of from cdn.jsdelivr.net: the site then requests nothing
+  outside itself and reads offline. Without the copy the pages keep Sphinx's CDN URL.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PDF_NAME = "lec4.pdf"
 EXPLORER_CLASS = "lec4-explorer"
-STATIC_SUBDIR = "lec4"          # <site>/_static/lec4/{plotly.min.js,lec4-explorers.js}
+STATIC_SUBDIR = "lec4"          # <site>/_static/lec4/{plotly.min.js,lec4-explorers.js,mathjax/}
+MATHJAX_NPM = HERE.parent / ".cache" / "npm" / "node_modules" / "mathjax" / "es5"
+# what MathJax 3's tex-mml-chtml needs (FIELD-NOTES): the bundle and its woff-v2 fonts
+MATHJAX_FILES = ["tex-mml-chtml.js", "output/chtml/fonts/woff-v2"]
 
 
 def plotly_js() -> Path:
@@ -48,6 +56,17 @@ def _page_context(app, pagename, templatename, context, doctree):
         app.add_js_file(f"{STATIC_SUBDIR}/lec4-explorers.js", priority=601)
 
 
+def local_mathjax() -> Path | None:
+    """The npm copy of MathJax 3's ``es5`` folder, or None when it is not installed."""
+    return MATHJAX_NPM if (MATHJAX_NPM / MATHJAX_FILES[0]).is_file() else None
+
+
+def _use_local_mathjax(app, config):
+    if local_mathjax() is not None:
+        # a relative mathjax_path is relative to the site's _static folder
+        config.mathjax_path = f"{STATIC_SUBDIR}/mathjax/{MATHJAX_FILES[0]}"
+
+
 def _copy_scripts(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -55,9 +74,18 @@ def _copy_scripts(app, exception):
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(plotly_js(), dest / "plotly.min.js")
     shutil.copyfile(HERE / "static" / "lec4-explorers.js", dest / "lec4-explorers.js")
+    src = local_mathjax()
+    if src is not None:
+        for rel in MATHJAX_FILES:
+            if (src / rel).is_dir():
+                shutil.copytree(src / rel, dest / "mathjax" / rel, dirs_exist_ok=True)
+            else:
+                (dest / "mathjax" / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src / rel, dest / "mathjax" / rel)
 
 
 def setup(app):
+    app.connect("config-inited", _use_local_mathjax)
     app.connect("html-page-context", _page_context)
     app.connect("build-finished", _copy_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

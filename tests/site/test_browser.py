@@ -3,13 +3,14 @@
 The site is ``_build/html``, written by ``make book`` (``make test`` builds it before
 running pytest); set ``LEC4_SITE=/path/to/_build/html`` to test another build (e.g. a
 private one made with ``tools/build_book.py --output DIR``). It is served by a
-``http.server`` thread on 127.0.0.1. The pages are discovered, not listed by hand: every
+``http.server`` thread on 127.0.0.1 and opened with the offline routing below, both from
+``tools/site_browser.py`` (which ``make pdf`` uses too). The pages are discovered, not listed by hand: every
 document of ``_toc.yml`` plus every other HTML page Sphinx wrote (index, genindex, search).
 
 For each page: it loads (index.html: its redirect is followed); every math element is
-typeset by MathJax 3 (the page's CDN request for MathJax is answered from the local
-``npm`` copy in ``.cache/npm``, which ``make setup`` installs; nothing third-party is
-committed); every image in the article has loaded (``naturalWidth > 0``); the console and
+typeset by MathJax 3, loaded from the site itself (the build copies the ``npm`` copy in
+``.cache/npm``, which ``make setup`` installs, into ``_static/lec4/mathjax/``; nothing
+third-party is committed; any off-site request is refused and fails the page); every image in the article has loaded (``naturalWidth > 0``); the console and
 the page raise no errors beyond the allowlist below; no output shows a Python repr
 (``<Figure size ...>``), an empty glued value or a Markdown table left as raw text; the
 first page has an executed figure and a glued number; the slide map is a table; a chapter
@@ -23,29 +24,22 @@ Without ``/usr/bin/chromium`` or the MathJax copy the tests skip with the reason
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import notebooks  # tools/notebooks.py (tests/conftest.py puts tools/ on sys.path)
 import pytest
+import site_browser  # tools/site_browser.py: the server, Chromium and the offline routing
 import yaml
+from site_browser import CHROMIUM, CHROMIUM_ARGS, MATHJAX, MATHJAX_CDN  # noqa: F401
 
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
 SITE = Path(os.environ.get("LEC4_SITE", ROOT / "_build" / "html")).resolve()
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking"]
-MATHJAX = ROOT / ".cache" / "npm" / "node_modules" / "mathjax"
-# The script the pages load: Sphinx's default mathjax_path for MathJax 3.
-MATHJAX_CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax@3/(es5/.+)$")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -100,21 +94,14 @@ def _launch_urls(doc: str) -> tuple[str, str]:
 def site_url():
     if not (SITE / "index.html").exists():
         pytest.fail(f"no built site at {SITE}: run `make book` first (make test does it)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-    server.server_close()
+    with site_browser.serve(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    _need(CHROMIUM.exists(), f"{CHROMIUM} not found (apt-get install -y chromium)")
-    _need((MATHJAX / "es5" / "tex-mml-chtml.js").exists(),
-          f"no local MathJax at {MATHJAX} (make setup installs mathjax@3 with npm)")
+    missing = site_browser.missing_prerequisites()
+    _need(not missing, "; ".join(missing))
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -125,22 +112,10 @@ def browser():
 
 @pytest.fixture()
 def context(browser, site_url):
-    """A fresh browser context: MathJax served locally, every other off-site request refused."""
+    """A fresh browser context: MathJax served locally, every other off-site request refused
+    (and recorded in ``ctx.blocked``; ``site_browser.route_offline``)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    ctx.mathjax_files = []    # local files served for the CDN URL
-    ctx.blocked = []          # off-site requests that were refused (each one is a failure)
-
-    def route(route):
-        url = route.request.url
-        m = MATHJAX_CDN.match(url.split("?", 1)[0])
-        if m and (MATHJAX / m.group(1)).is_file():
-            ctx.mathjax_files.append(m.group(1))
-            route.fulfill(path=str(MATHJAX / m.group(1)))
-        else:
-            ctx.blocked.append(url)
-            route.abort()
-
-    ctx.route(lambda url: not url.startswith(site_url), route)
+    site_browser.route_offline(ctx, site_url)
     yield ctx
     ctx.close()
 
@@ -164,15 +139,11 @@ def test_page_renders_in_chromium(context, site_url, page_path):
     # MathJax: every math element typeset, none with a TeX error.
     n_math = page.locator(".math").count()
     if n_math:
-        src = page.evaluate("""() => [...document.scripts].map(s => s.src)
-                                      .filter(s => /mathjax/i.test(s))""")
-        assert src and all(MATHJAX_CDN.match(s) for s in src), (
-            f"{page_path}: unexpected MathJax script {src}; update MATHJAX_CDN")
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                               timeout=20_000)
-        page.evaluate("() => MathJax.startup.promise")
-        bare = page.evaluate("""() => [...document.querySelectorAll('.math')]
-            .filter(el => !el.querySelector('mjx-container')).map(el => el.textContent.slice(0, 80))""")
+        src = site_browser.mathjax_scripts(page)
+        # the site ships MathJax (_ext/lec4_site.py copies the npm copy into _static/lec4/)
+        assert src and all(s.startswith(site_url + "_static/lec4/mathjax/") for s in src), (
+            f"{page_path}: MathJax not loaded from the site itself: {src}")
+        bare = site_browser.wait_for_mathjax(page)
         if bare:
             problems.append(f"{len(bare)} of {n_math} math elements not typeset: {bare[:3]}")
         tex_errors = page.locator(".math mjx-merror").count()
@@ -180,8 +151,7 @@ def test_page_renders_in_chromium(context, site_url, page_path):
             problems.append(f"{tex_errors} math elements with a TeX error")
 
     # Images in the article (figures, glued plots): all loaded.
-    broken = page.evaluate("""() => [...document.querySelectorAll('article img')]
-        .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.getAttribute('src'))""")
+    broken = site_browser.unloaded_images(page)
     if broken:
         problems.append(f"images that did not load: {broken}")
 
