@@ -6,13 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lec4-setup
 MATHJAX := .cache/npm/node_modules/mathjax/es5/tex-mml-chtml.js
+AXE := .cache/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: help setup book book-fresh test test-fast serve sync check-sync bench clean distclean homework-sources homework-release homework-grade
+.PHONY: help setup book book-fresh pdf test test-fast serve sync check-sync bench clean distclean homework-sources homework-release homework-grade
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-setup: $(STAMP) $(MATHJAX)  ## create .venv and install lec4lib with every extra (torch pinned by constraints.txt)
+setup: $(STAMP) $(MATHJAX) $(AXE)  ## create .venv and install lec4lib with every extra (torch pinned by constraints.txt)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,12 +22,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-# MathJax for the browser tests (served locally in place of the CDN; not committed). A rule
+# MathJax, shipped with the built site (_ext/lec4_site.py copies it into _static/lec4/, so
+# pages need no CDN) and used by the browser tests and make pdf; not committed. A rule
 # of its own, so that installing npm after the first setup still gets it installed.
 $(MATHJAX):
 	@if command -v npm >/dev/null; then \
 	  npm install --silent --no-audit --no-fund --prefix .cache/npm mathjax@3 >/dev/null && echo "mathjax@3 installed in .cache/npm"; \
 	else echo "npm not found: browser tests will skip (MathJax cannot be served locally)"; fi
+
+# axe-core for the accessibility test (tests/site/test_accessibility.py injects axe.min.js
+# into every page); installed like MathJax, not committed.
+$(AXE):
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix .cache/npm axe-core@4 >/dev/null && echo "axe-core@4 installed in .cache/npm"; \
+	else echo "npm not found: the accessibility test will skip (no axe-core)"; fi
 
 book: setup  ## set up, execute every chapter and write _build/html (cold when lec4lib changed)
 	$(PY) tools/build_book.py
@@ -34,7 +43,10 @@ book: setup  ## set up, execute every chapter and write _build/html (cold when l
 book-fresh: setup  ## like book, but always a cold build
 	$(PY) tools/build_book.py --fresh
 
-test: book  ## set up, build the book, run the whole test suite
+pdf: book  ## build the book, then print it into one PDF, _build/html/lec4.pdf (Chromium)
+	$(PY) tools/make_pdf.py
+
+test: pdf  ## set up, build the book and its PDF, run the whole test suite
 	$(PY) -m pytest
 
 test-fast: setup  ## the test suite without the slow tests (no book build)
