@@ -163,10 +163,11 @@ def _layout(xtitle, ytitle, *, xlog=False, ylog=False, xrange=None, yrange=None,
             a["autorange"] = False
         return a
     out = {"xaxis": axis(xtitle, xlog, xrange), "yaxis": axis(ytitle, ylog, yrange),
-           "height": height, "margin": {"l": 64, "r": 16, "t": 36 if title else 16, "b": 48},
+           "height": height, "margin": {"l": 64, "r": 16, "t": 64 if title else 40, "b": 48},
            "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
            "font": {"size": 13, "color": "#222222"},
-           "legend": {"orientation": "h", "y": -0.25}, "showlegend": True}
+           "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+           "showlegend": True}
     if title:
         out["title"] = {"text": title, "font": {"size": 14}}
     return out
@@ -259,7 +260,7 @@ def momentum_explorer(settings: dict | None = None) -> Explorer:
                    mode="lines+markers")]},
         {"alt": "The loss f(w_t) against the step t on a log scale, for the chosen step and "
                 "momentum.",
-         "layout": _layout("step t", "f(w_t)", ylog=True, yrange=[-12, 4], height=260),
+         "layout": _layout("step t", "f(w_t)", ylog=True, yrange=[-30, 6], height=260),
          "traces": [_line("f(w_t)", 1, x=steps, point_y="loss")]},
         {"alt": "A map of the theory's convergence rate over step and momentum, with the "
                 "stability boundary η·L = 2 + 2β and the chosen point.",
