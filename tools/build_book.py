@@ -3,18 +3,39 @@
 ``jupyter-book``'s execution cache keys on the notebook text only, and Sphinx re-reads
 only the pages whose source changed, so after a change to the library a plain rebuild
 would keep numbers computed by the old code. This script fingerprints the watched
-files (``lec4lib/`` by default, which holds the stored results of expensive runs in
-``lec4lib/data/results/`` too) and the tool versions; when the fingerprint
-differs from the one recorded by the last *successful* build, or the last build failed,
-it removes the execution cache, the doctrees and the HTML first (a cold build).
-Otherwise it builds incrementally (a warm build).
+files (``lec4lib/`` and the book's Sphinx extension ``_ext/`` by default; ``lec4lib/``
+holds the stored results of expensive runs in ``lec4lib/data/results/`` too) and the tool
+versions; when the fingerprint differs from the one recorded by the last *successful*
+build, or the last build failed, it removes the execution cache, the doctrees and the HTML
+first (a cold build). Otherwise it builds incrementally (a warm build).
+
+**Notebooks execute in parallel, before Sphinx runs.** Every document of ``_toc.yml`` that
+myst-nb reads as a notebook is read here with myst-nb's own reader and the book's parser
+configuration (``jupyter-book``'s final Sphinx configuration), so it hashes exactly as
+myst-nb will hash it. The notebooks the execution cache (``<output>/_build/.jupyter_cache``)
+does not hold yet execute in a pool of ``--jobs`` worker processes (default: one per CPU
+core), longest first (by the times of earlier builds, kept in ``_build/.lec4-exec-times.json``),
+with what myst-nb's cache mode uses: jupyter-cache's ``single_nb_execution``, the cwd (the
+notebook's folder, or a temp dir with ``execute.run_in_temp``), the cell timeout and
+``allow_errors`` of ``_config.yml`` (and a notebook's own ``mystnb`` overrides). Each result
+goes into the cache the way myst-nb stores it, so Sphinx then finds every notebook cached
+("Using cached notebook") and executes none; the script says so when Sphinx executed one
+itself (which would mean the two disagreed on a notebook's hash). ``--jobs 1`` executes
+them one after another (the serial baseline of ``benchmarks/bench_book_build.py``).
 
 The build runs ``jupyter-book build <book> -W -n --keep-going``: any warning, a broken
-reference or a raising cell (``nb_execution_raise_on_error``) makes it exit non-zero.
+reference or a raising cell makes it exit non-zero. A notebook that raises (or times out)
+during the parallel execution is reported by its document name with the traceback; with
+``nb_execution_raise_on_error`` (our ``_config.yml``) the build then fails without running
+Sphinx, after the other notebooks finished. Without it, the notebook is left uncached and
+myst-nb executes and reports it as before.
 
 Before Sphinx runs, the homework is released into ``chapters/homework-files/`` (the student
 notebooks the homework page offers as downloads, and its schedule table: see
-``assignments/coursetools/site.py``); a failed release fails the build.
+``assignments/coursetools/site.py``); a failed release fails the build. The release is
+skipped when neither its inputs (``assignments/``, the watched files, nbgrader's and the
+notebook tools' versions) nor the released files changed since the last release recorded
+in ``_build/.lec4-homework-release`` (``--fresh`` always releases).
 
 The kernels of the build start with ``numpy.set_printoptions(legacy="1.25")`` (an IPython
 startup file in a build-private ``IPYTHONDIR``): NumPy 2 writes a scalar's text/plain as
@@ -24,24 +45,42 @@ build; MyST-NB issue #610). The legacy repr is ``0.5``; the values are unchanged
 Usage::
 
     python tools/build_book.py [--book DIR] [--output DIR] [--watch PATH ...] [--fresh]
+                               [--jobs N] [--quiet]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import multiprocessing
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from notebooks import toc_documents  # noqa: E402  (tools/notebooks.py)
+
 STAMP = ".lec4-build-ok"
 STALE = [".jupyter_cache", ".doctrees", "html", "jupyter_execute"]
+#: seconds each document took to execute, by document name: survives cold builds (it only
+#: orders the next execution, longest first; the execution cache is the authority)
+TIMES = ".lec4-exec-times.json"
+HOMEWORK_STAMP = ".lec4-homework-release"
+#: source_listing() of the book taken before the last successful build ran Sphinx
+SOURCES = ".lec4-sources"
 KERNEL_STARTUP = """\
 # Written by tools/build_book.py for the book build's kernels only (see its docstring).
 try:
@@ -51,6 +90,13 @@ try:
 except ImportError:
     pass
 """
+BOOK_TOOLS = ("jupyter-book", "myst-nb", "numpy", "scipy", "scikit-learn", "torch", "timm",
+              "matplotlib", "numba")
+HOMEWORK_TOOLS = ("nbgrader", "nbconvert", "nbformat", "jupytext", "traitlets")
+
+
+def log(line: str) -> None:
+    print(f"[build_book] {line}", flush=True)
 
 
 def kernel_environment(build_dir: Path) -> dict[str, str]:
@@ -62,9 +108,7 @@ def kernel_environment(build_dir: Path) -> dict[str, str]:
     return dict(os.environ, IPYTHONDIR=str(ipython_dir))
 
 
-def fingerprint(paths: list[Path]) -> str:
-    """Hash of every file under ``paths`` (content and relative name) plus tool versions."""
-    h = hashlib.sha256()
+def _hash_files(h, paths: list[Path]) -> None:
     for base in paths:
         files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         for f in files:
@@ -72,55 +116,397 @@ def fingerprint(paths: list[Path]) -> str:
                 continue
             h.update(str(f.relative_to(base.parent)).encode())
             h.update(f.read_bytes())
-    for dist in ("jupyter-book", "myst-nb", "numpy", "scipy", "scikit-learn", "torch", "timm",
-                 "matplotlib", "numba"):
+
+
+def _hash_versions(h, dists) -> None:
+    for dist in dists:
         try:
             h.update(f"{dist}={metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
             pass
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """Hash of every file under ``paths`` (content and relative name) plus tool versions."""
+    h = hashlib.sha256()
+    _hash_files(h, paths)
+    _hash_versions(h, BOOK_TOOLS)
     h.update(platform.python_version().encode())
     h.update(KERNEL_STARTUP.encode())
     return h.hexdigest()
 
 
-def release_homework(book: Path) -> None:
+# -- the homework release ----------------------------------------------------------------
+
+def _homework_inputs(watch_fp: str) -> str:
+    h = hashlib.sha256(watch_fp.encode())
+    _hash_files(h, [ROOT / "assignments"])
+    _hash_versions(h, HOMEWORK_TOOLS)
+    return h.hexdigest()
+
+
+def _released_files(folder: Path) -> str:
+    h = hashlib.sha256()
+    if folder.is_dir():
+        _hash_files(h, [folder])
+    return h.hexdigest()
+
+
+def release_homework(book: Path, build_dir: Path | None = None, watch_fp: str = "",
+                     force: bool = True) -> None:
     """Write the homework page's downloads and schedule (``assignments/coursetools/site.py``).
 
-    Only for a book with a homework page (``chapters/homework.md``).
+    Only for a book with a homework page (``chapters/homework.md``). With ``build_dir`` and
+    ``force=False``, nothing is written when the inputs and the released files are those
+    recorded in ``build_dir/.lec4-homework-release`` by the last release (its files keep
+    their times, so Sphinx does not re-read the homework page either).
     """
     if not (book / "chapters" / "homework.md").exists():
         return
     sys.path.insert(0, str(ROOT / "assignments"))
     try:
-        from coursetools.site import write_site_files
+        from coursetools.site import SITE_DIR, write_site_files
     finally:
         sys.path.remove(str(ROOT / "assignments"))
+    stamp = build_dir / HOMEWORK_STAMP if build_dir is not None else None
+    inputs = _homework_inputs(watch_fp)
+    if stamp is not None and not force and stamp.exists():
+        recorded = json.loads(stamp.read_text())
+        if (recorded.get("inputs") == inputs
+                and recorded.get("released") == _released_files(book / SITE_DIR)):
+            log("homework unchanged since its last release (assignments/, tools, released "
+                "files): not released again")
+            return
+    if stamp is not None:
+        stamp.unlink(missing_ok=True)
     t0 = time.perf_counter()
     write_site_files(book, log=lambda line: print(line, flush=True))
-    print(f"[build_book] homework released in {time.perf_counter() - t0:.1f} s", flush=True)
+    log(f"homework released in {time.perf_counter() - t0:.1f} s")
+    if stamp is not None:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"inputs": inputs,
+                                     "released": _released_files(book / SITE_DIR)}))
+
+
+# -- executing the notebooks into myst-nb's cache ----------------------------------------
+
+@dataclass
+class NotebookJob:
+    """One notebook to execute, read exactly as myst-nb's Sphinx parser reads it."""
+
+    doc: str                       # document name in _toc.yml, e.g. "chapters/02-step-size"
+    path: Path                     # the source file (its absolute path is the cache uri)
+    notebook: Any                  # nbformat.NotebookNode as myst-nb's reader returns it
+    read_fmt: dict | None          # myst-nb's reader description, stored with the cache's project
+    cwd: str | None                # None: a fresh temp dir (execute.run_in_temp)
+    timeout: int | None
+    allow_errors: bool
+    raise_on_error: bool
+    seconds: float | None = field(default=None)   # from an earlier build, for the order
+
+
+def book_configs(book: Path):
+    """``(MdParserConfig, NbParserConfig)`` as myst-parser and myst-nb make them for ``book``.
+
+    Both are built from jupyter-book's final Sphinx configuration of ``book/_config.yml``
+    (the dictionary ``jupyter-book build`` hands Sphinx), field by field as
+    ``myst_parser.sphinx_ext.main.create_myst_config`` and
+    ``myst_nb.sphinx_ext.create_mystnb_config`` do.
+    """
+    from jupyter_book.config import get_final_config
+    from myst_nb.core.config import NbParserConfig
+    from myst_parser.config.main import MdParserConfig
+
+    cfg, _ = get_final_config(user_yaml=book / "_config.yml",
+                              cli_config={"latex_individualpages": False}, sourcedir=book)
+    md_values = {name: cfg[f"myst_{name}"] for name, _, f in MdParserConfig().as_triple()
+                 if "sphinx" not in f.metadata.get("omit", []) and f"myst_{name}" in cfg}
+    nb_values = {name: cfg[f"nb_{name}"] for name, _, f in NbParserConfig().as_triple()
+                 if not f.metadata.get("sphinx_exclude") and f"nb_{name}" in cfg}
+    return MdParserConfig(**md_values), NbParserConfig(**nb_values)
+
+
+def cache_path(nb_config, build_dir: Path) -> Path:
+    """Where myst-nb keeps its jupyter-cache: ``execute.cache`` or ``<build>/.jupyter_cache``."""
+    return Path(nb_config.execution_cache_path or build_dir / ".jupyter_cache").resolve()
+
+
+def notebook_jobs(book: Path, build_dir: Path, configs=None) -> list[NotebookJob]:
+    """Every toc document that myst-nb will execute through its cache, in toc order.
+
+    Mirrors ``myst_nb.sphinx_.Parser.parse`` up to ``create_client``: the reader myst-nb
+    picks for the file (``create_nb_reader``: a Markdown file is a notebook only with a
+    MyST notebook header), kernel name aliases, a notebook's ``mystnb`` metadata overrides,
+    the execution mode and exclude patterns.
+    """
+    from myst_nb.core.nb_to_tokens import nb_node_to_dict
+    from myst_nb.core.read import create_nb_reader
+
+    md_config, nb_config = configs or book_configs(book)
+    times = _read_times(build_dir)
+    jobs = []
+    for doc in toc_documents(book):
+        path = book / f"{doc}.md"
+        if not path.is_file():
+            continue
+        text = path.read_text("utf-8")
+        reader = create_nb_reader(str(path), md_config, nb_config, text)
+        if reader is None:
+            continue          # a plain Markdown page: nothing to execute
+        notebook = reader.read(text)
+        kernel = notebook.metadata.get("kernelspec", {}).get("name", None)
+        if kernel is not None and nb_config.kernel_rgx_aliases:
+            for rgx, alias in nb_config.kernel_rgx_aliases.items():
+                if re.fullmatch(rgx, kernel):
+                    notebook.metadata["kernelspec"]["name"] = alias
+                    break
+        config = nb_config
+        if nb_config.metadata_key in notebook.metadata:
+            overrides = nb_node_to_dict(notebook.metadata[nb_config.metadata_key])
+            overrides.pop("output_folder", None)
+            try:
+                config = nb_config.copy(**overrides)
+            except Exception:   # myst-nb warns and keeps the book's configuration
+                config = nb_config
+        if config.execution_mode != "cache":
+            continue          # myst-nb handles "off", "force", "auto", "inline" itself
+        posix = PurePosixPath(path.as_posix())
+        if any(posix.match(pattern) for pattern in config.execution_excludepatterns):
+            continue
+        jobs.append(NotebookJob(
+            doc=doc, path=path, notebook=notebook, read_fmt=reader.read_fmt,
+            cwd=None if config.execution_in_temp else os.path.abspath(str(path.parent)),
+            timeout=config.execution_timeout, allow_errors=config.execution_allow_errors,
+            raise_on_error=config.execution_raise_on_error,
+            seconds=times.get(doc)))
+    return jobs
+
+
+def _read_times(build_dir: Path) -> dict[str, float]:
+    try:
+        return {k: float(v) for k, v in json.loads((build_dir / TIMES).read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _write_times(build_dir: Path, new: dict[str, float]) -> None:
+    times = _read_times(build_dir)
+    times.update(new)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / TIMES).write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
+
+def longest_first(jobs: list[NotebookJob]) -> list[NotebookJob]:
+    """Known times longest first; a notebook never timed comes first, in toc order."""
+    unknown = [j for j in jobs if j.seconds is None]
+    known = sorted((j for j in jobs if j.seconds is not None), key=lambda j: -j.seconds)
+    return unknown + known
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    """A worker's environment is the build's: its kernels inherit it (IPYTHONDIR)."""
+    os.environ.clear()
+    os.environ.update(env)
+
+
+def _execute(job: NotebookJob) -> tuple[Any, float, str | None, str | None, str | None]:
+    """Execute one notebook as myst-nb's cache client does (in a worker process).
+
+    Returns the executed notebook, the seconds, and for a failure the error's class name,
+    its message (the cell and the kernel's traceback) and the full Python traceback (which
+    myst-nb records on the cache's project record).
+    """
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    with tempfile.TemporaryDirectory() if job.cwd is None else nullcontext(job.cwd) as cwd:
+        result = single_nb_execution(job.notebook, cwd=os.path.abspath(cwd),
+                                     allow_errors=job.allow_errors, timeout=job.timeout,
+                                     meta_override=True)
+    if result.err is None:
+        return result.nb, result.time, None, None, None
+    return (result.nb, result.time, type(result.err).__name__, str(result.err),
+            result.exc_string)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class Failure:
+    doc: str
+    error: str              # CellExecutionError, CellTimeoutError, ...
+    seconds: float
+    message: str            # the failing cell and the kernel's traceback
+    raise_on_error: bool
+
+
+def execute_notebooks(book: Path, build_dir: Path, env: dict[str, str], jobs: int,
+                      configs=None) -> list[Failure]:
+    """Execute into myst-nb's cache every notebook it does not hold; return the failures.
+
+    Uses ``jobs`` worker processes. The cache is written by this process only, as
+    ``myst_nb.core.execute.cache.NotebookClientCache`` writes it: the notebook added to the
+    cache's project with myst-nb's reader, then the executed notebook cached under that uri
+    with ``data={"execution_seconds": ...}``; a failed notebook is not cached (with
+    ``raise_on_error`` off its traceback is recorded on the project record, as myst-nb does).
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from jupyter_cache.cache.db import NbProjectRecord
+
+    t0 = time.perf_counter()
+    configs = configs or book_configs(book)
+    all_jobs = notebook_jobs(book, build_dir, configs)
+    cache = get_cache(str(cache_path(configs[1], build_dir)))
+    todo = []
+    for job in all_jobs:
+        try:
+            cache.match_cache_notebook(job.notebook)
+        except KeyError:
+            todo.append(job)
+    cached = len(all_jobs) - len(todo)
+    if not todo:
+        log(f"{len(all_jobs)} notebooks, all in the execution cache: nothing to execute "
+            f"({time.perf_counter() - t0:.1f} s)")
+        return []
+    todo = longest_first(todo)
+    workers = max(1, min(jobs, len(todo)))
+    log(f"{len(all_jobs)} notebooks: {cached} in the execution cache, executing {len(todo)} "
+        f"with {workers} worker{'s' if workers > 1 else ''} (longest first)")
+    stage = {}
+    for job in todo:
+        record = cache.add_nb_to_project(str(job.path), **(
+            {"read_data": job.read_fmt} if job.read_fmt is not None else {}))
+        NbProjectRecord.remove_tracebacks([record.pk], cache.db)
+        stage[job.doc] = record.uri
+    failures, times, done = [], {}, 0
+    # spawn: a clean interpreter per worker (no inherited sqlite handles or threads)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(env,)) as pool:
+        futures = {pool.submit(_execute, job): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            done += 1
+            try:
+                executed, seconds, err, message, exc_string = future.result()
+            except Exception as exc:   # the worker itself failed (not a cell)
+                executed, seconds, err = None, 0.0, type(exc).__name__
+                message = exc_string = f"{type(exc).__name__}: {exc}"
+            if err is None:
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(executed, stage[job.doc],
+                                  data={"execution_seconds": seconds}),
+                    check_validity=False, overwrite=True)
+                times[job.doc] = seconds
+                log(f"executed {job.doc} in {seconds:.1f} s ({done}/{len(todo)} done)")
+            else:
+                message = ANSI.sub("", message or "").strip()
+                failures.append(Failure(job.doc, err, seconds, message, job.raise_on_error))
+                if not job.raise_on_error:
+                    NbProjectRecord.set_traceback(stage[job.doc], exc_string, cache.db)
+                rel = job.path.relative_to(book) if job.path.is_relative_to(book) else job.path
+                log(f"FAILED {job.doc}: {err} after {seconds:.1f} s ({done}/{len(todo)} done); "
+                    f"in {rel}:\n{message}\n[build_book] (end of {job.doc}'s error)")
+    _write_times(build_dir, times)
+    log(f"executed {len(todo) - len(failures)} of {len(todo)} notebooks in "
+        f"{time.perf_counter() - t0:.1f} s with {workers} worker{'s' if workers > 1 else ''}")
+    return failures
+
+
+def _cache_pks(folder: Path) -> dict[int, str] | None:
+    """The cache's records, primary key: source file (None if it cannot be read)."""
+    try:
+        from jupyter_cache import get_cache
+
+        if not folder.exists():
+            return {}
+        return {r.pk: r.uri for r in get_cache(str(folder)).list_cache_records()}
+    except Exception:
+        return None
+
+
+#: folders never read by Sphinx (tools' caches, outputs, environments): not in the listing
+NOT_SOURCES = {".git", ".venv", "node_modules", ".cache", ".pytest_cache", ".hypothesis",
+               "test-artifacts", "__pycache__", ".ipynb_checkpoints", "_build"}
+
+
+def source_listing(book: Path, output: Path) -> str:
+    """Hash of the name, size and modification time of every file under ``book``.
+
+    Leaves out only the folders in ``NOT_SOURCES`` and the build folder: anything else
+    that changes (a page, an image, ``_config.yml``, even a test) makes the next warm build
+    run Sphinx. Equal to the listing of the last successful build, it means Sphinx would
+    find nothing to do, and the build skips it.
+    """
+    h = hashlib.sha256()
+    skip = (output / "_build").resolve()
+    for folder, dirs, files in os.walk(book):
+        dirs[:] = sorted(d for d in dirs if d not in NOT_SOURCES
+                         and (Path(folder) / d).resolve() != skip)
+        for name in sorted(files):
+            path = Path(folder) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            h.update(f"{path.relative_to(book)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def default_jobs() -> int:
+    """One worker per CPU core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = False,
-          output: Path | None = None) -> int:
-    """Build ``book`` into ``<output>/_build/html``; return jupyter-book's exit code.
+          output: Path | None = None, jobs: int | None = None) -> int:
+    """Build ``book`` into ``<output>/_build/html``; return the exit code (jupyter-book's,
+    or 1 when a notebook raised during the parallel execution).
 
-    ``output`` defaults to ``book`` itself (the site is then ``book/_build/html``).
+    ``output`` defaults to ``book`` itself (the site is then ``book/_build/html``);
+    ``jobs`` (default: one per CPU core) is the number of notebooks executing at once.
     """
     output = book if output is None else output
+    jobs = default_jobs() if jobs is None else jobs
     build_dir = output / "_build"
     stamp = build_dir / STAMP
     fp = fingerprint(watch)
     previous = stamp.read_text() if stamp.exists() else None
-    if fresh or previous != fp:
+    warm = not fresh and previous == fp
+    if not warm:
         why = "requested" if fresh else ("no successful build recorded" if previous is None
                                          else "watched library files changed")
-        print(f"[build_book] cold build ({why}): clearing execution cache and doctrees", flush=True)
+        log(f"cold build ({why}): clearing execution cache and doctrees")
         for name in STALE:
             shutil.rmtree(build_dir / name, ignore_errors=True)
     else:
-        print("[build_book] warm build: library unchanged since the last successful build", flush=True)
+        log("warm build: library unchanged since the last successful build")
     stamp.unlink(missing_ok=True)
-    release_homework(book)
+    release_homework(book, build_dir, fp, force=fresh)
+    # taken before Sphinx reads anything: a file changed during the build is newer than it
+    listing = source_listing(book, output)
+    listed = build_dir / SOURCES
+    if warm and listed.exists() and listed.read_text() == listing and previous is not None:
+        stamp.write_text(fp)
+        log("nothing changed since the last successful build (watched files, tools, every "
+            "file of the book): the site is up to date, Sphinx not run")
+        return 0
+    listed.unlink(missing_ok=True)
+    env = kernel_environment(build_dir)
+    configs = book_configs(book)
+    failures = execute_notebooks(book, build_dir, env, jobs, configs)
+    raising = [f for f in failures if f.raise_on_error]
+    if raising:
+        log(f"{len(raising)} notebook(s) raised: {', '.join(f.doc for f in raising)} "
+            "(tracebacks above). The build fails (nb_execution_raise_on_error); Sphinx not run.")
+        for f in raising:
+            log(f"  {f.doc}: {f.error} after {f.seconds:.1f} s")
+        return 1
+    before = _cache_pks(cache_path(configs[1], build_dir))
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book), "-W", "-n", "--keep-going"]
     if output != book:
@@ -128,11 +514,18 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     if quiet:
         cmd.append("-q")
     t0 = time.perf_counter()
-    rc = subprocess.call(cmd, env=kernel_environment(build_dir))
-    print(f"[build_book] jupyter-book exited {rc} after {time.perf_counter() - t0:.1f} s", flush=True)
+    rc = subprocess.call(cmd, env=env)
+    log(f"jupyter-book exited {rc} after {time.perf_counter() - t0:.1f} s")
+    after = _cache_pks(cache_path(configs[1], build_dir))
+    if before is not None and after is not None and after.keys() - before.keys():
+        names = sorted(Path(after[pk]).name for pk in after.keys() - before.keys())
+        log(f"WARNING: Sphinx executed {len(names)} notebook(s) itself ({', '.join(names)}): "
+            "changed while the build ran, or hashed differently here than by myst-nb "
+            "(see execute_notebooks)")
     if rc == 0:
         build_dir.mkdir(exist_ok=True)
         stamp.write_text(fp)
+        listed.write_text(listing)
     return rc
 
 
@@ -141,19 +534,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--book", type=Path, default=ROOT, help="book directory (default: the repository)")
     p.add_argument("--watch", type=Path, nargs="*", default=None,
                    help="library files or folders whose change forces a cold build "
-                        "(default: lec4lib/, stored results included)")
+                        "(default: lec4lib/, stored results included, and _ext/)")
     p.add_argument("--output", type=Path, default=None,
                    help="write <OUTPUT>/_build instead of <BOOK>/_build (a private build folder)")
     p.add_argument("--fresh", action="store_true", help="always build cold")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help=f"notebooks executing at once (default: one per CPU core, "
+                        f"{default_jobs()} here; 1: one after another)")
     p.add_argument("--quiet", action="store_true", help="pass -q to jupyter-book")
     args = p.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        p.error("--jobs must be at least 1")
     # lec4lib/ includes lec4lib/data: the slide map and the stored results of expensive
     # runs (e.g. GPU), which chapters read: as much an input of the pages as the code, and
-    # equally invisible to the execution cache.
-    watch = args.watch if args.watch is not None else [ROOT / "lec4lib"]
+    # equally invisible to the execution cache. _ext/ is the book's Sphinx extension: it
+    # changes every chapter page, and Sphinx does not re-read a page when it changes.
+    watch = args.watch if args.watch is not None else [ROOT / "lec4lib", ROOT / "_ext"]
     output = args.output.resolve() if args.output else None
     return build(args.book.resolve(), [w.resolve() for w in watch], fresh=args.fresh,
-                 quiet=args.quiet, output=output)
+                 quiet=args.quiet, output=output, jobs=args.jobs)
 
 
 if __name__ == "__main__":

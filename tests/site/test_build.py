@@ -34,20 +34,32 @@ kernelspec:
 """
 
 
-def make_book(book: Path, body: str) -> None:
-    """Write a one-page book: our ``_config.yml`` as loaded, a toc with one MyST notebook."""
+def make_book(book: Path, body: str, pages: dict[str, str] | None = None) -> None:
+    """Write a small book: our ``_config.yml`` as loaded, a toc whose root is the MyST
+    notebook ``page`` (``body``), then one chapter per entry of ``pages`` (name: text; a
+    text with a code cell and no header of its own gets the MyST notebook header)."""
     book.mkdir(parents=True)
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     cfg["title"] = "throwaway test book"
+    cfg["sphinx"].pop("local_extensions", None)   # the real book's _ext/ is not here
     (book / "_config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    toc = "format: jb-book\nroot: page\n"
+    if pages:
+        toc += "chapters:\n" + "".join(f"  - file: {name}\n" for name in pages)
+    (book / "_toc.yml").write_text(toc)
     (book / "page.md").write_text(HEADER + "\n" + textwrap.dedent(body))
+    for name, text in (pages or {}).items():
+        text = textwrap.dedent(text)
+        (book / f"{name}.md").parent.mkdir(parents=True, exist_ok=True)
+        (book / f"{name}.md").write_text(
+            HEADER + "\n" + text if "{code-cell}" in text and not text.startswith("---") else text)
 
 
-def build(book: Path, lib: Path) -> subprocess.CompletedProcess:
+def build(book: Path, lib: Path, *options: str, quiet: bool = True) -> subprocess.CompletedProcess:
     """Run ``tools/build_book.py --book BOOK --watch LIB`` the way ``make book`` does."""
     return subprocess.run(
-        [sys.executable, str(BUILD_BOOK), "--book", str(book), "--watch", str(lib), "--quiet"],
+        [sys.executable, str(BUILD_BOOK), "--book", str(book), "--watch", str(lib),
+         *options, *(["--quiet"] if quiet else [])],
         capture_output=True, text=True, timeout=600,
     )
 

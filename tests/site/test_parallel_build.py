@@ -1,0 +1,215 @@
+"""The notebooks execute in parallel before Sphinx runs, into the cache myst-nb then reads.
+
+``tools/build_book.py`` reads every notebook of the toc as myst-nb reads it, executes the
+ones its execution cache lacks in a pool of worker processes and stores them the way
+myst-nb does, so that Sphinx finds every notebook cached and executes none. A warm build in which
+no file of the book changed does not even start Sphinx. The slow tests
+build throwaway books of three small MyST notebooks (``tests/site/test_build.py``'s
+helpers: our real ``_config.yml``) and read what happened from files the notebooks write
+when they execute, from the cache and from Sphinx's own log ("Using cached notebook",
+"Executing notebook"). The fast tests check how notebooks are found, configured and
+ordered, and the command line, without a kernel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import build_book   # tools/build_book.py (tests/conftest.py puts tools/ on sys.path)
+from tests.site.test_build import HEADER, build, make_book, show
+
+
+def page(name: str, runs: Path, sleep: float = 0.0, extra: str = "") -> str:
+    """A MyST notebook that appends one JSON line per execution to ``runs``: its name, the
+    kernel's cwd, IPYTHONDIR, and when it started and ended (after sleeping ``sleep`` s)."""
+    return f"""\
+        # Page {name}
+
+        ```{{code-cell}} ipython3
+        import json, os, time
+        start = time.time()
+        time.sleep({sleep})
+        with open({str(runs)!r}, "a") as log:
+            log.write(json.dumps({{"page": {name!r}, "cwd": os.getcwd(),
+                                  "ipythondir": os.environ.get("IPYTHONDIR"),
+                                  "start": start, "end": time.time()}}) + "\\n")
+        {extra}
+        ```
+        """
+
+
+def executions(runs: Path) -> list[dict]:
+    return [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
+
+
+def cache_uris(book: Path) -> set[str]:
+    from jupyter_cache import get_cache
+
+    return {Path(r.uri).name for r in
+            get_cache(str(book / "_build" / ".jupyter_cache")).list_cache_records()}
+
+
+@pytest.mark.slow
+def test_parallel_execution_fills_the_cache_and_sphinx_executes_nothing(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "tinymod.py").write_text("VALUE = 1\n")
+    runs = tmp_path / "runs.jsonl"
+    book = tmp_path / "book"
+    # Each sleeps long enough that two workers must overlap however their start is skewed.
+    make_book(book, page("root", runs, sleep=4),
+              {"alpha": page("alpha", runs, sleep=4), "beta": page("beta", runs, sleep=4),
+               "plain": "# A plain Markdown page\n\nNo code here.\n"})
+
+    res = build(book, lib, "--jobs", "2", quiet=False)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, show(res)
+    done = executions(runs)
+    assert sorted(d["page"] for d in done) == ["alpha", "beta", "root"], show(res)
+    # myst-nb's cwd (the notebook's folder) and the build's private IPYTHONDIR
+    assert {d["cwd"] for d in done} == {str(book)}
+    assert {d["ipythondir"] for d in done} == {str(book / "_build" / ".ipython")}
+    # two workers: some two executions overlapped in time
+    spans = sorted((d["start"], d["end"]) for d in done)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
+    assert "3 notebooks: 0 in the execution cache, executing 3 with 2 workers" in out, show(res)
+    for name in ("page", "alpha", "beta"):
+        assert f"executed {name} in " in out, show(res)
+    assert "(3/3 done)" in out, show(res)
+    # Sphinx found all three in the cache and executed none of them itself.
+    assert out.count("Using cached notebook") == 3, show(res)
+    assert "Executing notebook" not in out, show(res)
+    assert "WARNING: Sphinx executed" not in out, show(res)
+    assert cache_uris(book) == {"page.md", "alpha.md", "beta.md"}
+    html = (book / "_build" / "html" / "alpha.html").read_text()
+    assert "Page alpha" in html
+
+    # Nothing changed: the warm build finds the site up to date and runs nothing at all.
+    res = build(book, lib, "--jobs", "2", quiet=False)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, show(res)
+    assert "[build_book] warm build" in out, show(res)
+    assert "the site is up to date, Sphinx not run" in out, show(res)
+    assert "jupyter-book exited" not in out, show(res)
+    assert len(executions(runs)) == 3
+
+    # A page without code changed: Sphinx runs (it re-reads that page) and executes nothing.
+    (book / "plain.md").write_text("# A plain Markdown page\n\nNew text here.\n")
+    res = build(book, lib, "--jobs", "2", quiet=False)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, show(res)
+    assert "3 notebooks, all in the execution cache: nothing to execute" in out, show(res)
+    assert "jupyter-book exited 0" in out, show(res)
+    assert "Executing notebook" not in out, show(res)
+    assert "New text here." in (book / "_build" / "html" / "plain.html").read_text()
+    assert len(executions(runs)) == 3
+
+    # A changed notebook executes again; the unchanged ones do not.
+    alpha = book / "alpha.md"
+    alpha.write_text(alpha.read_text().replace("time.sleep(4)", "time.sleep(0)"))
+    res = build(book, lib, "--jobs", "2", quiet=False)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, show(res)
+    assert "3 notebooks: 2 in the execution cache, executing 1 with 1 worker" in out, show(res)
+    assert [d["page"] for d in executions(runs)[3:]] == ["alpha"], show(res)
+    assert "Executing notebook" not in out, show(res)
+    assert out.count("Using cached notebook") >= 1, show(res)   # Sphinx re-read alpha only
+
+    # The times recorded order the next execution, longest first.
+    times = json.loads((book / "_build" / build_book.TIMES).read_text())
+    assert set(times) == {"page", "alpha", "beta"}
+    assert times["alpha"] < times["beta"]
+
+
+@pytest.mark.slow
+def test_a_raising_notebook_fails_the_build_naming_it_and_the_rest_is_cached(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "tinymod.py").write_text("VALUE = 1\n")
+    runs = tmp_path / "runs.jsonl"
+    book = tmp_path / "book"
+    make_book(book, page("root", runs),
+              {"good": page("good", runs),
+               "broken": page("broken", runs,
+                              extra='raise ValueError("broken raises on purpose")')})
+    for jobs in ("2", "1"):   # parallel and serial report it alike
+        res = build(book, lib, "--jobs", jobs)
+        out = res.stdout + res.stderr
+        assert res.returncode != 0, show(res)
+        assert "FAILED broken: CellExecutionError" in out, show(res)
+        assert "broken raises on purpose" in out, show(res)        # the traceback
+        assert "1 notebook(s) raised: broken" in out, show(res)
+        assert "Sphinx not run" in out, show(res)
+        assert "jupyter-book exited" not in out, show(res)
+        # the other notebooks executed and are cached; the raising one is not
+        assert cache_uris(book) == {"page.md", "good.md"}, show(res)
+    # the failed build recorded no success: the next build is cold again
+    assert "[build_book] cold build (no successful build recorded)" in res.stdout, show(res)
+
+
+def test_notebook_jobs_reads_the_toc_notebooks_with_the_books_execution_settings(tmp_path):
+    book = tmp_path / "book"
+    runs = tmp_path / "runs.jsonl"
+    overridden = HEADER.replace("kernelspec:", "mystnb:\n  execution_timeout: 7\nkernelspec:")
+    make_book(book, page("root", runs), {
+        "sub/deep": page("deep", runs),
+        "plain": "# A plain Markdown page\n",
+        "timed": overridden + "\n# timed\n\n```{code-cell} ipython3\n1\n```\n",
+        "unexecuted": HEADER.replace("kernelspec:", "mystnb:\n  execution_mode: 'off'\nkernelspec:")
+               + "\n# unexecuted\n\n```{code-cell} ipython3\n1\n```\n",
+    })
+    (book / "not-in-toc.md").write_text(HEADER + "\n```{code-cell} ipython3\n1\n```\n")
+    build_dir = book / "_build"
+    build_dir.mkdir()
+    (build_dir / build_book.TIMES).write_text(json.dumps({"timed": 3.5}))
+
+    jobs = {j.doc: j for j in build_book.notebook_jobs(book, build_dir)}
+    assert list(jobs) == ["page", "sub/deep", "timed"]   # toc order; no plain page, no mode "off"
+    assert jobs["sub/deep"].cwd == str(book / "sub")       # myst-nb's cwd: the file's folder
+    assert jobs["page"].timeout == 120                     # execute.timeout of _config.yml
+    assert jobs["timed"].timeout == 7                      # the notebook's mystnb override
+    for job in jobs.values():
+        assert job.allow_errors is False and job.raise_on_error is True
+        assert job.read_fmt == {"type": "plugin", "name": "myst_nb_md"}
+        assert job.path == book / f"{job.doc}.md"
+    assert jobs["timed"].seconds == 3.5 and jobs["page"].seconds is None
+    # myst-nb's reader: one code cell per {code-cell}, a source map, the kernelspec
+    nb = jobs["timed"].notebook
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code"]
+    assert nb.cells[1].source == "1"
+    assert nb.metadata.kernelspec.name == "python3"
+    assert "source_map" in nb.metadata
+
+
+def _job(doc, seconds):
+    return build_book.NotebookJob(doc=doc, path=Path(doc), notebook=None, read_fmt=None,
+                                  cwd=None, timeout=1, allow_errors=False,
+                                  raise_on_error=True, seconds=seconds)
+
+
+def test_longest_first_puts_never_timed_notebooks_first_then_the_slowest():
+    jobs = [_job("a", 2.0), _job("b", None), _job("c", 30.0), _job("d", None), _job("e", 5.0)]
+    assert [j.doc for j in build_book.longest_first(jobs)] == ["b", "d", "c", "e", "a"]
+
+
+def test_default_watch_is_the_library_and_the_books_extension(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(build_book, "build", lambda book, watch, **kw: seen.update(watch=watch, **kw) or 0)
+    assert build_book.main([]) == 0
+    assert seen["watch"] == [build_book.ROOT / "lec4lib", build_book.ROOT / "_ext"]
+    assert seen["jobs"] is None
+    assert build_book.main(["--jobs", "1"]) == 0 and seen["jobs"] == 1
+    with pytest.raises(SystemExit):
+        build_book.main(["--jobs", "0"])
+
+
+def test_a_change_under_ext_changes_the_fingerprint(tmp_path):
+    ext = tmp_path / "_ext"
+    ext.mkdir()
+    (ext / "site.py").write_text("A = 1\n")
+    before = build_book.fingerprint([tmp_path / "lib", ext])
+    (ext / "site.py").write_text("A = 2\n")
+    assert build_book.fingerprint([tmp_path / "lib", ext]) != before
