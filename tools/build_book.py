@@ -206,7 +206,8 @@ class NotebookJob:
 
 
 def book_configs(book: Path):
-    """``(MdParserConfig, NbParserConfig)`` as myst-parser and myst-nb make them for ``book``.
+    """``(MdParserConfig, NbParserConfig, exclude_patterns)`` as myst-parser, myst-nb and
+    Sphinx get them for ``book``.
 
     Both are built from jupyter-book's final Sphinx configuration of ``book/_config.yml``
     (the dictionary ``jupyter-book build`` hands Sphinx), field by field as
@@ -223,7 +224,8 @@ def book_configs(book: Path):
                  if "sphinx" not in f.metadata.get("omit", []) and f"myst_{name}" in cfg}
     nb_values = {name: cfg[f"nb_{name}"] for name, _, f in NbParserConfig().as_triple()
                  if not f.metadata.get("sphinx_exclude") and f"nb_{name}" in cfg}
-    return MdParserConfig(**md_values), NbParserConfig(**nb_values)
+    return (MdParserConfig(**md_values), NbParserConfig(**nb_values),
+            list(cfg.get("exclude_patterns", [])))
 
 
 def cache_path(nb_config, build_dir: Path) -> Path:
@@ -242,7 +244,7 @@ def notebook_jobs(book: Path, build_dir: Path, configs=None) -> list[NotebookJob
     from myst_nb.core.nb_to_tokens import nb_node_to_dict
     from myst_nb.core.read import create_nb_reader
 
-    md_config, nb_config = configs or book_configs(book)
+    md_config, nb_config = (configs or book_configs(book))[:2]
     times = _read_times(build_dir)
     jobs = []
     for doc in toc_documents(book):
@@ -431,18 +433,47 @@ NOT_SOURCES = {".git", ".venv", "node_modules", ".cache", ".pytest_cache", ".hyp
                "test-artifacts", "__pycache__", ".ipynb_checkpoints", "_build"}
 
 
-def source_listing(book: Path, output: Path) -> str:
+#: folders that shape pages although jupyter-book excludes them from the documents
+ALWAYS_READ = {"_templates", "_static", "_ext"}
+
+
+def unread_folders(book: Path, build_dir: Path, exclude_patterns: list[str]) -> set[str]:
+    """Top-level folders of ``book`` that Sphinx never reads, whose changes cannot change
+    the site: those named as a whole in ``exclude_patterns`` (``tests``, ``tools``, ...),
+    less any folder that a page depends on (an ``include`` or ``literalinclude``, recorded in
+    the pickled Sphinx environment). Empty when that environment cannot be read."""
+    import pickle
+
+    names = {pat.strip("/") for pat in exclude_patterns
+             if pat.strip("/") and not any(c in pat.strip("/") for c in "*?[/")}
+    try:
+        with (build_dir / ".doctrees" / "environment.pickle").open("rb") as fh:
+            env = pickle.load(fh)
+        deps = {str(d) for files in env.dependencies.values() for d in files}
+    except Exception:
+        return set()
+    srcdir = Path(str(getattr(env, "srcdir", book)))
+    for dep in deps:
+        target = Path(os.path.normpath(srcdir / dep))
+        if target.is_relative_to(book) and target != book:
+            names.discard(target.relative_to(book).parts[0])
+    return {n for n in names if (book / n).is_dir()} - ALWAYS_READ
+
+
+def source_listing(book: Path, output: Path, unread: set[str] = frozenset()) -> str:
     """Hash of the name, size and modification time of every file under ``book``.
 
-    Leaves out only the folders in ``NOT_SOURCES`` and the build folder: anything else
-    that changes (a page, an image, ``_config.yml``, even a test) makes the next warm build
-    run Sphinx. Equal to the listing of the last successful build, it means Sphinx would
-    find nothing to do, and the build skips it.
+    Leaves out only the folders in ``NOT_SOURCES``, the build folder and the top-level
+    folders ``unread`` (see ``unread_folders``): anything else that changes (a page, an
+    image, ``_config.yml``) makes the next warm build run Sphinx. Equal to the listing of
+    the last successful build, it means Sphinx would find nothing to do, and the build
+    skips it.
     """
     h = hashlib.sha256()
     skip = (output / "_build").resolve()
     for folder, dirs, files in os.walk(book):
-        dirs[:] = sorted(d for d in dirs if d not in NOT_SOURCES
+        top = Path(folder) == book
+        dirs[:] = sorted(d for d in dirs if d not in NOT_SOURCES and not (top and d in unread)
                          and (Path(folder) / d).resolve() != skip)
         for name in sorted(files):
             path = Path(folder) / name
@@ -451,6 +482,7 @@ def source_listing(book: Path, output: Path) -> str:
             except OSError:
                 continue
             h.update(f"{path.relative_to(book)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update(json.dumps(sorted(unread)).encode())
     return h.hexdigest()
 
 
@@ -488,7 +520,8 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     stamp.unlink(missing_ok=True)
     release_homework(book, build_dir, fp, force=fresh)
     # taken before Sphinx reads anything: a file changed during the build is newer than it
-    listing = source_listing(book, output)
+    configs = book_configs(book)
+    listing = source_listing(book, output, unread_folders(book, build_dir, configs[2]))
     listed = build_dir / SOURCES
     if warm and listed.exists() and listed.read_text() == listing and previous is not None:
         stamp.write_text(fp)
@@ -497,7 +530,6 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
         return 0
     listed.unlink(missing_ok=True)
     env = kernel_environment(build_dir)
-    configs = book_configs(book)
     failures = execute_notebooks(book, build_dir, env, jobs, configs)
     raising = [f for f in failures if f.raise_on_error]
     if raising:

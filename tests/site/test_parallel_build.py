@@ -213,3 +213,30 @@ def test_a_change_under_ext_changes_the_fingerprint(tmp_path):
     before = build_book.fingerprint([tmp_path / "lib", ext])
     (ext / "site.py").write_text("A = 2\n")
     assert build_book.fingerprint([tmp_path / "lib", ext]) != before
+
+
+def test_unread_folders_are_excluded_folders_no_page_depends_on(tmp_path):
+    import pickle
+    from types import SimpleNamespace
+
+    book = tmp_path / "book"
+    for folder in ("tests", "tools", "snippets", "chapters", "_static"):
+        (book / folder).mkdir(parents=True)
+    build_dir = book / "_build"
+    patterns = ["tests", "tools/", "snippets", "_static", "**.ipynb", "missing"]
+    # without Sphinx's environment nothing is known to be unread
+    assert build_book.unread_folders(book, build_dir, patterns) == set()
+    (build_dir / ".doctrees").mkdir(parents=True)
+    env = SimpleNamespace(srcdir=str(book),
+                          dependencies={"chapters/a": {"snippets/code.py"}})  # srcdir-relative
+    (build_dir / ".doctrees" / "environment.pickle").write_bytes(pickle.dumps(env))
+    # snippets/ is included by a page; _static shapes pages; "missing" is no folder
+    assert build_book.unread_folders(book, build_dir, patterns) == {"tests", "tools"}
+
+    listing = build_book.source_listing(book, book, {"tests", "tools"})
+    (book / "tools" / "helper.py").write_text("x = 1\n")
+    (book / "_build" / "html").mkdir()
+    (book / "_build" / "html" / "page.html").write_text("<p>built</p>\n")
+    assert build_book.source_listing(book, book, {"tests", "tools"}) == listing
+    (book / "snippets" / "code.py").write_text("y = 2\n")
+    assert build_book.source_listing(book, book, {"tests", "tools"}) != listing
