@@ -1,9 +1,10 @@
 """Print the built book into one PDF, ``<site>/lec4.pdf`` (what ``make pdf`` runs).
 
 Every document of ``_toc.yml``, in reading order (``notebooks.toc_documents()``), is opened
-in Debian's Chromium through Playwright from a local server, offline: MathJax is served
-from the local ``npm`` copy and every other off-site request is refused
-(``tools/site_browser.py``, the same code the browser tests use). Before a page is printed,
+in Debian's Chromium through Playwright from a local server, offline: MathJax comes from
+the site itself (or, for a site built without it, from the local ``npm`` copy in place of
+its CDN) and every other off-site request is refused (``tools/site_browser.py``, the same
+code the browser tests use). Before a page is printed,
 MathJax has typeset every math element and every image of the article has loaded; a page
 that fails either, or asks for anything off-site, stops the tool with the reason. The print
 styles (``@media print`` in ``_static/lec4.css``) hide the navigation, the launch buttons,

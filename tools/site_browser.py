@@ -5,9 +5,11 @@
   127.0.0.1 and yields its base URL;
 * :data:`CHROMIUM` and :data:`CHROMIUM_ARGS` launch Debian's Chromium through Playwright
   (never a downloaded browser);
-* :func:`route_offline` answers a context's requests for MathJax 3 on its CDN from the local
-  ``npm`` copy in ``.cache/npm`` (``make setup`` installs it; nothing third-party is
-  committed) and refuses every other off-site request, recording it in ``context.blocked``;
+* :func:`route_offline` refuses every off-site request of a context, recording it in
+  ``context.blocked``. The site ships MathJax itself (``_ext/lec4_site.py`` copies the
+  ``npm`` copy in ``.cache/npm``, which ``make setup`` installs, into ``_static/lec4/``);
+  a page built without that copy asks MathJax's CDN, and that request alone is answered
+  from the local copy (nothing third-party is committed);
 * :func:`wait_for_mathjax` and :func:`unloaded_images` tell when a page is ready: every
   math element typeset, every image loaded.
 """

@@ -4,8 +4,9 @@ The site is ``_build/html``, written by ``make book`` (``make test`` builds it b
 running pytest); set ``LEC4_SITE=/path/to/_build/html`` to test another build (e.g. a
 private one made with ``tools/build_book.py --output DIR``). It is served by a
 ``http.server`` thread on 127.0.0.1 and opened with the offline routing below, both from
-``tools/site_browser.py`` (which ``make pdf`` uses too). The pages are discovered, not listed by hand: every
-document of ``_toc.yml`` plus every other HTML page Sphinx wrote (index, genindex, search).
+``tools/site_browser.py`` (which ``make pdf`` uses too). The pages are discovered, not
+listed by hand: every document of ``_toc.yml`` plus every other HTML page Sphinx wrote
+(index, genindex, search).
 
 For each page: it loads (index.html: its redirect is followed); every math element is
 typeset by MathJax 3, loaded from the site itself (the build copies the ``npm`` copy in
