@@ -171,6 +171,24 @@ def section_titles(chapters: str | Path) -> dict[str, str]:
     return titles
 
 
+def _with_math(text: str) -> str:
+    r"""``text`` as HTML whose ``$…$`` parts are inline math, as Sphinx writes it for MathJax.
+
+    A section title such as ``Decreasing steps: $\eta_t$`` would otherwise show its TeX.
+
+    Examples
+    --------
+    >>> _with_math(r"steps: $\eta < 2$ & more")
+    'steps: <span class="math notranslate nohighlight">\\(\\eta &lt; 2\\)</span> &amp; more'
+    """
+    from html import escape
+
+    parts = re.split(r"\$([^$]+)\$", text)
+    return "".join(escape(p) if k % 2 == 0 else
+                   f'<span class="math notranslate nohighlight">\\({escape(p)}\\)</span>'
+                   for k, p in enumerate(parts))
+
+
 def slide_map_html(entries: list[dict], titles: dict[str, str] | None = None) -> str:
     """The slide map as an HTML table: slide number, slide, section, claim test, code.
 
@@ -191,7 +209,7 @@ def slide_map_html(entries: list[dict], titles: dict[str, str] | None = None) ->
             page, _, anchor = e["section"].partition("#")
             href = page.rsplit("/", 1)[-1].removesuffix(".md") + ".html" + (f"#{anchor}" if anchor else "")
             text = titles.get(e["section"], e["section"])
-            where = f'<a href="{escape(href)}">{escape(text)}</a>'
+            where = f'<a href="{escape(href)}">{_with_math(text)}</a>'
             test = f"<code>{escape(e['test'])}</code>"
             code = f'<a href="{escape(api_href(e["code"]))}"><code>{escape(e["code"])}</code></a>'
         else:

@@ -93,7 +93,7 @@ class Polynomial(Schedule):
         The exponent ``a >= 0``. For ``a ∈ (1/2, 1]`` the classical sufficient conditions
         for SGD's convergence hold (Robbins–Monro: ``Σ η_t = ∞`` and ``Σ η_t² < ∞``); they
         are not necessary: on a strongly convex problem ``a ∈ (0, 1/2]`` converges too
-        (:ref:`ss-decreasing-steps` in :ref:`chapter 02 <ch02>`).
+        (:ref:`decreasing steps <ss-decreasing-steps>` in :ref:`chapter 02 <ch02>`).
     t0 : float, default 1
         Time scale ``> 0`` (how many steps before the decay sets in).
 

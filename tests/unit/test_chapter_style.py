@@ -365,3 +365,33 @@ def test_the_alt_check_catches_each_problem(tmp_path):
     assert figure_alts(md)[-1] == ("good_fig", "The loss on a log scale against the step t, "
                                                "one curve per step size, each falling.")
     assert len(figure_alts(ROOT / "chapters" / "05-momentum.md")) >= 8
+
+
+# ---------------------------------------------------------------------------------------
+# A reference without its own text shows the target heading's text, and Sphinx writes a
+# heading's math as bare TeX there ("… proportional to \eta"): a {ref} (or a docstring's
+# :ref:) to a heading with math must give its link text.
+
+_LABELLED_HEADING = re.compile(r"^\(([\w-]+)\)=\s*\n#+ (.*)$", re.M)
+_BARE_REF = re.compile(r"[{:]ref[}:]`([^`<>]+)`")
+
+
+def bare_refs_to_math_headings(sources: dict[str, str]) -> list[str]:
+    """``file: label`` for every text-less reference to a heading that holds ``$…$``."""
+    math_labels = {m.group(1) for text in sources.values()
+                   for m in _LABELLED_HEADING.finditer(text) if "$" in m.group(2)}
+    return [f"{name}: {m.group(1).strip()}" for name, text in sources.items()
+            for m in _BARE_REF.finditer(text) if m.group(1).strip() in math_labels]
+
+
+def test_no_reference_shows_a_headings_tex():
+    files = [*(ROOT / "chapters").rglob("*.md"), *(ROOT / "lec4lib").rglob("*.py"),
+             *(ROOT / "assignments").rglob("*.py"), *(ROOT / "assignments").rglob("*.md")]
+    sources = {f.relative_to(ROOT).as_posix(): f.read_text("utf-8") for f in files}
+    assert bare_refs_to_math_headings(sources) == []
+
+
+def test_the_bare_reference_check_fires():
+    sources = {"a.md": "(lab)=\n## Steps $\\eta$\n\nSee {ref}`lab` and {ref}`text <lab>`.\n",
+               "b.py": '"""See :ref:`lab`."""\n'}
+    assert bare_refs_to_math_headings(sources) == ["a.md: lab", "b.py: lab"]
