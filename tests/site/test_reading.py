@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import site_browser  # tools/site_browser.py (tests/conftest.py puts tools/ on sys.path)
 
 from tests.site.test_browser import SHOTS, SITE, _pages, browser, context, site_url  # noqa: F401
 
@@ -76,10 +77,7 @@ def _open(context, site_url, page_path, width):
     redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', (SITE / page_path).read_text())
     if redirect:
         page.wait_for_url(site_url + redirect.group(1), wait_until="load")
-    if page.locator(".math").count():
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                               timeout=20_000)
-        page.evaluate("() => MathJax.startup.promise")
+    site_browser.wait_for_mathjax(page)
     return page
 
 
