@@ -30,6 +30,13 @@ during the parallel execution is reported by its document name with the tracebac
 Sphinx, after the other notebooks finished. Without it, the notebook is left uncached and
 myst-nb executes and reports it as before.
 
+A warm build skips Sphinx altogether when no file it may read changed: the names, sizes
+and modification times of the book's files (taken before the last successful build ran
+Sphinx, in ``_build/.lec4-sources``) are compared, leaving out tool folders
+(``NOT_SOURCES``) and folders that ``exclude_patterns`` names and no page depends on
+(``unread_folders``: ``tests/``, ``tools/``, ...). The watched files, the tools and the
+homework are checked as before.
+
 Before Sphinx runs, the homework is released into ``chapters/homework-files/`` (the student
 notebooks the homework page offers as downloads, and its schedule table: see
 ``assignments/coursetools/site.py``); a failed release fails the build. The release is
@@ -460,20 +467,13 @@ def unread_folders(book: Path, build_dir: Path, exclude_patterns: list[str]) -> 
     return {n for n in names if (book / n).is_dir()} - ALWAYS_READ
 
 
-def source_listing(book: Path, output: Path, unread: set[str] = frozenset()) -> str:
-    """Hash of the name, size and modification time of every file under ``book``.
-
-    Leaves out only the folders in ``NOT_SOURCES``, the build folder and the top-level
-    folders ``unread`` (see ``unread_folders``): anything else that changes (a page, an
-    image, ``_config.yml``) makes the next warm build run Sphinx. Equal to the listing of
-    the last successful build, it means Sphinx would find nothing to do, and the build
-    skips it.
-    """
-    h = hashlib.sha256()
+def source_files(book: Path, output: Path) -> list[tuple[str, int, int]]:
+    """``(path, size, mtime_ns)`` of every file under ``book``, but in ``NOT_SOURCES`` and
+    the build folder."""
+    entries = []
     skip = (output / "_build").resolve()
     for folder, dirs, files in os.walk(book):
-        top = Path(folder) == book
-        dirs[:] = sorted(d for d in dirs if d not in NOT_SOURCES and not (top and d in unread)
+        dirs[:] = sorted(d for d in dirs if d not in NOT_SOURCES
                          and (Path(folder) / d).resolve() != skip)
         for name in sorted(files):
             path = Path(folder) / name
@@ -481,8 +481,20 @@ def source_listing(book: Path, output: Path, unread: set[str] = frozenset()) -> 
                 st = path.stat()
             except OSError:
                 continue
-            h.update(f"{path.relative_to(book)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    h.update(json.dumps(sorted(unread)).encode())
+            entries.append((path.relative_to(book).as_posix(), st.st_size, st.st_mtime_ns))
+    return entries
+
+
+def source_listing(files: list[tuple[str, int, int]], unread: set[str] = frozenset()) -> str:
+    """Hash of ``source_files`` less the top-level folders ``unread`` (see
+    ``unread_folders``): anything else that changes (a page, an image, ``_config.yml``)
+    makes the next warm build run Sphinx. Equal to the listing of the last successful
+    build, it means Sphinx would find nothing to do, and the build skips it.
+    """
+    h = hashlib.sha256()
+    for rel, size, mtime in files:
+        if rel.split("/", 1)[0] not in unread or "/" not in rel:
+            h.update(f"{rel}\0{size}\0{mtime}\n".encode())
     return h.hexdigest()
 
 
@@ -519,11 +531,13 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
         log("warm build: library unchanged since the last successful build")
     stamp.unlink(missing_ok=True)
     release_homework(book, build_dir, fp, force=fresh)
-    # taken before Sphinx reads anything: a file changed during the build is newer than it
     configs = book_configs(book)
-    listing = source_listing(book, output, unread_folders(book, build_dir, configs[2]))
+    # taken before Sphinx reads anything: a file changed during the build is newer than it
+    files = source_files(book, output)
     listed = build_dir / SOURCES
-    if warm and listed.exists() and listed.read_text() == listing and previous is not None:
+    if (warm and listed.exists() and previous is not None
+            and listed.read_text() == source_listing(
+                files, unread_folders(book, build_dir, configs[2]))):
         stamp.write_text(fp)
         log("nothing changed since the last successful build (watched files, tools, every "
             "file of the book): the site is up to date, Sphinx not run")
@@ -557,7 +571,8 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     if rc == 0:
         build_dir.mkdir(exist_ok=True)
         stamp.write_text(fp)
-        listed.write_text(listing)
+        # the files as they were before Sphinx ran; unread folders by the environment it left
+        listed.write_text(source_listing(files, unread_folders(book, build_dir, configs[2])))
     return rc
 
 
