@@ -11,6 +11,7 @@ Two things no configuration value does:
   ``plotly`` wheel (``plotly/package_data/plotly.min.js``) into ``_static/lec4/`` of the
   built site: nothing comes from a CDN. Neither file lives under the book's ``_static/``,
   whose every ``.js`` Jupyter Book adds to every page.
+* **MathJax where raw HTML holds math** (the slide map): see :func:`_math_in_raw_html`.
 * **MathJax from the site.** When the npm copy of MathJax 3 that ``make setup`` installs
   (``.cache/npm/node_modules/mathjax``) is present at build time, its CHTML bundle and
   fonts are copied to ``_static/lec4/mathjax/`` and the pages load MathJax from there
@@ -26,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PDF_NAME = "lec4.pdf"
 EXPLORER_CLASS = "lec4-explorer"
+RAW_MATH = 'class="math notranslate nohighlight"'
 STATIC_SUBDIR = "lec4"          # <site>/_static/lec4/{plotly.min.js,lec4-explorers.js,mathjax/}
 MATHJAX_NPM = HERE.parent / ".cache" / "npm" / "node_modules" / "mathjax" / "es5"
 # what MathJax 3's tex-mml-chtml needs (FIELD-NOTES): the bundle and its woff-v2 fonts
@@ -67,6 +69,20 @@ def _use_local_mathjax(app, config):
         config.mathjax_path = f"{STATIC_SUBDIR}/mathjax/{MATHJAX_FILES[0]}"
 
 
+def _math_in_raw_html(app, doctree, docname):
+    """Load MathJax on a page whose only math sits in raw HTML (an output's ``text/html``).
+
+    Sphinx adds MathJax to a page only when its doctree has math nodes; the slide map's
+    table is an executed output whose link texts hold inline math written as Sphinx writes
+    it (``<span class="math notranslate nohighlight">\\(…\\)</span>``), so without this
+    its math would stay TeX and MathJax would never load there.
+    """
+    from docutils import nodes
+
+    if any(RAW_MATH in node.astext() for node in doctree.findall(nodes.raw)):
+        app.env.get_domain("math").data["has_equations"][docname] = True
+
+
 def _copy_scripts(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -86,6 +102,7 @@ def _copy_scripts(app, exception):
 
 def setup(app):
     app.connect("config-inited", _use_local_mathjax)
+    app.connect("doctree-resolved", _math_in_raw_html)
     app.connect("html-page-context", _page_context)
     app.connect("build-finished", _copy_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
