@@ -225,9 +225,11 @@ def momentum_explorer(settings: dict | None = None) -> Explorer:
     for i, el in enumerate(etaL):
         for j, b in enumerate(betas):
             eta = el / L
-            path = run(HeavyBall(eta, b), grad, s["start"], s["loss_steps"])
-            longer = run(HeavyBall(eta, b), grad, s["start"], s["rate_steps"])
-            rate = measured_rate(longer)
+            # one run serves the path, the loss and the measured rate (its first steps)
+            longer = run(HeavyBall(eta, b), grad, s["start"],
+                         max(s["loss_steps"], s["rate_steps"]))
+            path = longer[: s["loss_steps"] + 1]
+            rate = measured_rate(longer[: s["rate_steps"] + 1])
             rho = float(heavy_ball_radius(eta, b, curv))
             # on the boundary (ρ = 1 up to rounding) the error neither shrinks nor grows
             verdict = ("converges" if rho < 1 - 1e-9 else "diverges" if rho > 1 + 1e-9
