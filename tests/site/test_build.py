@@ -64,15 +64,21 @@ def build(book: Path, lib: Path, *options: str, quiet: bool = True) -> subproces
     )
 
 
+def tiny_library(tmp_path: Path, value: int = 1) -> Path:
+    """A watched library folder ``tmp_path/lib`` holding ``tinymod.py`` (``VALUE = value``)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "tinymod.py").write_text(f"VALUE = {value}\n")
+    return lib
+
+
 def show(res: subprocess.CompletedProcess) -> str:
     return f"exit {res.returncode}\n--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-3000:]}"
 
 
 @pytest.mark.slow
 def test_a_raising_cell_fails_the_build_every_time(tmp_path):
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    (lib / "tinymod.py").write_text("VALUE = 1\n")
+    lib = tiny_library(tmp_path)
     book = tmp_path / "book"
     make_book(book, """\
         # A page that raises
@@ -97,10 +103,8 @@ def test_a_raising_cell_fails_the_build_every_time(tmp_path):
 
 @pytest.mark.slow
 def test_a_library_change_is_never_hidden_by_the_execution_cache(tmp_path):
-    lib = tmp_path / "lib"
-    lib.mkdir()
+    lib = tiny_library(tmp_path, 271828)
     module = lib / "tinymod.py"
-    module.write_text("VALUE = 271828\n")
     runs = tmp_path / "executions.log"
     book = tmp_path / "book"
     make_book(book, f"""\

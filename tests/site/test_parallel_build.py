@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import build_book   # tools/build_book.py (tests/conftest.py puts tools/ on sys.path)
-from tests.site.test_build import HEADER, build, make_book, show
+from tests.site.test_build import HEADER, build, make_book, show, tiny_library
 
 
 def page(name: str, runs: Path, sleep: float = 0.0, extra: str = "") -> str:
@@ -54,9 +54,7 @@ def cache_uris(book: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_parallel_execution_fills_the_cache_and_sphinx_executes_nothing(tmp_path):
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    (lib / "tinymod.py").write_text("VALUE = 1\n")
+    lib = tiny_library(tmp_path)
     runs = tmp_path / "runs.jsonl"
     book = tmp_path / "book"
     # Each sleeps long enough that two workers must overlap however their start is skewed.
@@ -129,9 +127,7 @@ def test_parallel_execution_fills_the_cache_and_sphinx_executes_nothing(tmp_path
 
 @pytest.mark.slow
 def test_a_raising_notebook_fails_the_build_naming_it_and_the_rest_is_cached(tmp_path):
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    (lib / "tinymod.py").write_text("VALUE = 1\n")
+    lib = tiny_library(tmp_path)
     runs = tmp_path / "runs.jsonl"
     book = tmp_path / "book"
     make_book(book, page("root", runs),
