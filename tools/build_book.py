@@ -47,7 +47,14 @@ in ``_build/.lec4-homework-release`` (``--fresh`` always releases).
 The kernels of the build start with ``numpy.set_printoptions(legacy="1.25")`` (an IPython
 startup file in a build-private ``IPYTHONDIR``): NumPy 2 writes a scalar's text/plain as
 ``np.float64(0.5)``, which ``{glue:text}`name:.3f``` cannot format (a warning, so a failed
-build; MyST-NB issue #610). The legacy repr is ``0.5``; the values are unchanged.
+build; MyST-NB issue #610). The legacy repr is ``0.5``; the values are unchanged. The same
+file keeps ``rfc3987_syntax`` from importing: jsonschema (under nbformat, which MyST-NB's
+``glue`` imports) builds its IRI grammars at import, 1.5-2 s per kernel, for the ``iri``
+format check that no notebook schema uses.
+
+Every kernel (and Sphinx) runs with one compute thread, ``THREAD_LIMITS``, whatever
+``--jobs`` is, so that a serial and a parallel build compute the same numbers: with one
+kernel per core, BLAS's and torch's thread pools only contend for the cores.
 
 Usage::
 
@@ -96,6 +103,12 @@ try:
     del _np
 except ImportError:
     pass
+# MyST-NB's glue imports nbformat, whose jsonschema builds the IRI grammars of the optional
+# rfc3987-syntax at import: 1.5-2 s per kernel, for a format check no notebook schema uses
+# ("iri"). Without the module jsonschema leaves that one format unchecked.
+import sys as _sys
+_sys.modules.setdefault("rfc3987_syntax", None)
+del _sys
 """
 BOOK_TOOLS = ("jupyter-book", "myst-nb", "numpy", "scipy", "scikit-learn", "torch", "timm",
               "matplotlib", "numba")
@@ -106,13 +119,20 @@ def log(line: str) -> None:
     print(f"[build_book] {line}", flush=True)
 
 
+#: one compute thread per kernel, in every build (``--jobs 1`` too, so that the numbers do
+#: not depend on ``--jobs``): with one kernel per core, BLAS's and torch's own thread pools
+#: only fight over the cores (a chapter ran up to 1.7x slower beside another)
+THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def kernel_environment(build_dir: Path) -> dict[str, str]:
-    """The build's environment: a private IPYTHONDIR whose startup file sets NumPy's repr."""
+    """The build's environment: a private IPYTHONDIR whose startup file sets NumPy's repr,
+    and one compute thread per process (``THREAD_LIMITS``)."""
     ipython_dir = build_dir / ".ipython"
     startup = ipython_dir / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-numpy-scalar-repr.py").write_text(KERNEL_STARTUP)
-    return dict(os.environ, IPYTHONDIR=str(ipython_dir))
+    return dict(os.environ, IPYTHONDIR=str(ipython_dir), **THREAD_LIMITS)
 
 
 def _hash_files(h, paths: list[Path]) -> None:

@@ -24,17 +24,23 @@ from tests.site.test_build import HEADER, build, make_book, show, tiny_library
 
 def page(name: str, runs: Path, sleep: float = 0.0, extra: str = "") -> str:
     """A MyST notebook that appends one JSON line per execution to ``runs``: its name, the
-    kernel's cwd, IPYTHONDIR, and when it started and ended (after sleeping ``sleep`` s)."""
+    kernel's cwd, IPYTHONDIR, its compute threads (torch's and BLAS's), whether the startup
+    file kept rfc3987-syntax out, and when it started and ended (after sleeping ``sleep`` s)."""
     return f"""\
         # Page {name}
 
         ```{{code-cell}} ipython3
-        import json, os, time
+        import json, os, sys, time
+        import numpy, threadpoolctl, torch
         start = time.time()
         time.sleep({sleep})
         with open({str(runs)!r}, "a") as log:
             log.write(json.dumps({{"page": {name!r}, "cwd": os.getcwd(),
                                   "ipythondir": os.environ.get("IPYTHONDIR"),
+                                  "torch_threads": torch.get_num_threads(),
+                                  "blas_threads": sorted({{p["num_threads"] for p in
+                                                          threadpoolctl.threadpool_info()}}),
+                                  "rfc3987_blocked": sys.modules.get("rfc3987_syntax", 0) is None,
                                   "start": start, "end": time.time()}}) + "\\n")
         {extra}
         ```
@@ -70,6 +76,10 @@ def test_parallel_execution_fills_the_cache_and_sphinx_executes_nothing(tmp_path
     # myst-nb's cwd (the notebook's folder) and the build's private IPYTHONDIR
     assert {d["cwd"] for d in done} == {str(book)}
     assert {d["ipythondir"] for d in done} == {str(book / "_build" / ".ipython")}
+    # one compute thread per kernel (THREAD_LIMITS), and the IRI grammars never built
+    assert {d["torch_threads"] for d in done} == {1}, done
+    assert {tuple(d["blas_threads"]) for d in done} == {(1,)}, done
+    assert all(d["rfc3987_blocked"] for d in done), done
     # two workers: some two executions overlapped in time
     spans = sorted((d["start"], d["end"]) for d in done)
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
