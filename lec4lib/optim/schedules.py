@@ -38,6 +38,8 @@ class Schedule:
 
     @staticmethod
     def _t(t) -> int:
+        if type(t) is int and t >= 0:   # what the training loops pass, once per step
+            return t
         return check_int("t", t, 0)
 
     def values(self, n_steps: int) -> np.ndarray:

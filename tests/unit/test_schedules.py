@@ -68,6 +68,11 @@ def test_schedules_reject_bad_input():
         CosineWarmRestarts(0.1, 3, T_mult=0)
     with pytest.raises(ValueError, match=r"^Invalid t: -1 \(must be an integer >= 0\)$"):
         Constant(0.1)(-1)
+    # the fast path for a plain int still leaves the rest to the full check
+    assert Polynomial(1.0, 1.0)(np.int64(3)) == Polynomial(1.0, 1.0)(3) == Polynomial(1.0, 1.0)(3.0) == 0.25
+    for bad in (True, 1.5, float("nan"), "2"):
+        with pytest.raises(ValueError, match="^Invalid t: "):
+            Polynomial(1.0, 1.0)(bad)
     with pytest.raises(ValueError, match="n_steps"):
         Constant(0.1).values(-2)
     with pytest.raises(ValueError, match="schedule returned 0.0 at step 2"):

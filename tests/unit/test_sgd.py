@@ -33,6 +33,22 @@ def test_sgd_shuffle_matches_a_hand_written_loop(ls):
     assert res.history.epoch[-1] == pytest.approx((6 * 21 + 4 * 3 + 6) / 40)  # 6-sample batches, 4 at epoch ends
 
 
+@pytest.mark.parametrize("b", [1, 5])
+def test_sgd_with_replacement_matches_a_hand_written_loop(ls, b):
+    # the reference draws every batch as rng.integers(0, N, size=b); the loop draws a lone
+    # index on its own (a faster call), which must be the same stream
+    res = sgd(ls, lr=Polynomial(0.05, 1.0, t0=10), batch_size=b, n_steps=300, seed=7,
+              sampling="replace", record_every=100)
+    rng = np.random.default_rng(7)
+    w = np.zeros(3)
+    for t in range(300):
+        idx = rng.integers(0, 40, size=b)
+        r = ls.X[idx] @ w - ls.y[idx]
+        w = w - 0.05 / (1 + t / 10) * (ls.X[idx].T @ r) / b
+    np.testing.assert_allclose(res.w, w, rtol=1e-12)
+    assert res.history.epoch[-1] == pytest.approx(300 * b / 40)
+
+
 @pytest.mark.parametrize("sampling", ["subset", "replace"])
 def test_other_samplings_draw_valid_batches_and_converge(ls, sampling):
     w_star = ls.solve()
