@@ -237,6 +237,47 @@ class _FiniteSum:
         return r[:, None] * Xb + self.l2 * w[None, :]
 
 
+    def row_grads(self, W, idx, *, check: bool = True) -> np.ndarray:
+        """Row ``k`` is ``∇f_{idx[k]}(W[k]) + l2·W[k]``: one example for each of many parameter vectors.
+
+        The gradient that ``len(idx)`` independent runs of SGD with one example a step take
+        at once, run ``k`` at ``W[k]`` on example ``idx[k]`` (for one run it is
+        :meth:`minibatch_grad` with a single index; the two agree to rounding).
+
+        Parameters
+        ----------
+        W : array_like, shape (k, d)
+        idx : array_like of int, shape (k,)
+            Sample indices in ``0..N−1``.
+        check : bool, default True
+            Validate ``W`` and ``idx``; a loop that built both itself passes False.
+
+        Returns
+        -------
+        ndarray, shape (k, d)
+
+        Examples
+        --------
+        >>> obj = LeastSquares(np.eye(2), np.array([1.0, 2.0]))
+        >>> obj.row_grads(np.zeros((3, 2)), [0, 1, 1])     # x_n (x_n·w − y_n)
+        array([[-1., -0.],
+               [-0., -2.],
+               [-0., -2.]])
+        """
+        if check:
+            W = np.asarray(W, dtype=float)
+            idx = self._idx(idx)
+            if W.shape != (idx.size, self.n_features):
+                raise ValueError(f"W must have shape ({idx.size}, {self.n_features}) (one row "
+                                 f"per index), got {W.shape}")
+        Xb = self.X[idx]
+        r = self._dloss(np.einsum("kd,kd->k", Xb, W), self.y[idx])
+        g = r[:, None] * Xb
+        if self.l2:
+            g += self.l2 * W
+        return g
+
+
 class LogisticRegression(_FiniteSum):
     """Logistic regression ``f(w) = (1/N) Σ log(1 + exp(−y_n wᵀx_n)) + (l2/2)‖w‖²``.
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..optim.driver import sgd
+from ..optim.sgd import SGD
 from ..validation import check_int, check_number
 
 __all__ = ["asymptotic_constants", "mean_squared_distance", "stationary_gap"]
+
+#: steps of examples :func:`mean_squared_distance` draws at once, per seed
+DRAW_BLOCK = 4096
 
 
 def stationary_gap(objective, w_star: np.ndarray, lr: float, sampling: str, *, epochs: float,
@@ -44,37 +48,88 @@ def mean_squared_distance(objective, w_star: np.ndarray, lr, *, n_steps: int, se
                           record_every: int, average_from: int | None = None):
     """Seed-average of ``‖w_t − w*‖²`` for SGD with one example a step, drawn with replacement.
 
-    Runs :func:`~lec4lib.optim.driver.sgd` from ``w = 0`` once per seed (independent draws:
-    the model of the step-size theory) and averages the recorded squared distances.
+    One run of SGD from ``w = 0`` per seed (independent draws: the model of the step-size
+    theory), each the run that ``sgd(objective, lr=lr, batch_size=1, sampling="replace",
+    seed=s, record_every=record_every)`` of :mod:`lec4lib.optim.driver` makes. The runs go in
+    lockstep, one row each of a ``(seeds, d)`` parameter array: at every step each seed
+    takes its example from its own ``numpy.random.default_rng(s)`` (the driver's draws,
+    drawn a block of steps at a time), the rows' gradients come from the objective's
+    :meth:`~lec4lib.problems.objectives.LogisticRegression.row_grads` and one
+    :class:`~lec4lib.optim.sgd.SGD` update moves them all. It gives the driver's runs to
+    rounding (``tests/unit/test_rates_averaging_trajectory.py`` compares them), in one
+    vectorised loop instead of one loop per seed.
 
     Parameters
     ----------
     objective : finite-sum objective
+        :class:`~lec4lib.problems.objectives.LogisticRegression` or
+        :class:`~lec4lib.problems.objectives.LeastSquares`.
     w_star : array
         Its minimiser.
     lr : float or callable
         Step size or schedule.
     n_steps, record_every
-        As for :func:`~lec4lib.optim.driver.sgd`.
+        As for :func:`~lec4lib.optim.driver.sgd`: the distances are recorded at steps
+        ``0, record_every, 2·record_every, …`` and at ``n_steps``.
     seeds : iterable of int
         At least two.
     average_from : int, optional
-        Also average ``‖w̄ − w*‖²`` of the iterate average (``sgd``'s ``average_from``).
+        Also average ``‖w̄ − w*‖²`` of the iterate average (``sgd``'s ``average_from``: the
+        iterates ``w_t`` for ``max(average_from, 1) <= t <= n_steps``).
 
     Returns
     -------
     (steps, msd, msd_avg)
         The recorded steps, the seed mean of ``‖w_t − w*‖²`` there, and the seed mean of
         ``‖w̄_T − w*‖²`` (``None`` without ``average_from``).
+
+    Raises
+    ------
+    ValueError
+        Bad input, or a run whose iterate stops being finite (the step is too large).
     """
     seeds = list(seeds)
     check_int("number of seeds", len(seeds), 2)
-    runs = [sgd(objective, lr=lr, batch_size=1, n_steps=n_steps, seed=s, sampling="replace",
-                w_star=w_star, record_every=record_every, average_from=average_from) for s in seeds]
-    msd = np.mean([r.history.dist ** 2 for r in runs], axis=0)
-    msd_avg = None if average_from is None else float(
-        np.mean([np.sum((r.w_avg - w_star) ** 2) for r in runs]))
-    return runs[0].history.step, msd, msd_avg
+    rngs = [np.random.default_rng(check_int("seed", s, 0)) for s in seeds]
+    T = check_int("n_steps", n_steps, 0)
+    record_every = check_int("record_every", record_every, 1)
+    if average_from is not None:
+        average_from = check_int("average_from", average_from, 0, T)
+    N, d = objective.n_samples, objective.n_features
+    w_star = np.asarray(w_star, dtype=float)
+    if w_star.shape != (d,):
+        raise ValueError(f"w_star must have shape ({d},), got {w_star.shape}")
+    opt = SGD(lr)
+    W = np.zeros((len(seeds), d))
+    W_sum = np.zeros_like(W)
+    idx = None
+
+    def grad(U):
+        return objective.row_grads(U, idx, check=False)
+
+    steps, msd = [0], [float(np.mean(np.sum((W - w_star) ** 2, axis=1)))]
+    t = 0
+    while t < T:
+        chunk_end = min(T, (t // record_every + 1) * record_every)
+        while t < chunk_end:
+            # each seed's next examples in one call: rng.integers(0, N, size=n) is the same
+            # stream as n single draws (the test against the driver holds it to that)
+            n = min(chunk_end - t, DRAW_BLOCK)
+            block = np.stack([rng.integers(0, N, size=n) for rng in rngs], axis=1)
+            for idx in block:
+                opt.step(W, grad)
+                t += 1
+                if average_from is not None and t >= average_from:
+                    W_sum += W
+        if not np.all(np.isfinite(W)):
+            raise ValueError(f"SGD diverged by step {t} (lr={lr!r}): an iterate is not finite")
+        steps.append(t)
+        msd.append(float(np.mean(np.sum((W - w_star) ** 2, axis=1))))
+    msd_avg = None
+    if average_from is not None:
+        W_avg = W_sum / max(T - max(average_from, 1) + 1, 1)
+        msd_avg = float(np.mean(np.sum((W_avg - w_star) ** 2, axis=1)))
+    return np.array(steps), np.array(msd), msd_avg
 
 
 def asymptotic_constants(objective, w_star: np.ndarray, c: float) -> tuple[float, float]:

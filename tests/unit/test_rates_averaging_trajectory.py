@@ -103,6 +103,62 @@ def test_bad_input_is_rejected(call, match):
         call()
 
 
+@pytest.mark.parametrize("case", ["logreg-schedule", "logreg-constant-average", "leastsq"])
+@pytest.mark.parametrize("block", [4096, 37])
+def test_mean_squared_distance_equals_one_driver_run_per_seed(small_logreg, case, block, monkeypatch):
+    """The lockstep runs are the driver's runs: sgd(..., sampling="replace", seed=s) per seed
+    (with blocks of draws that end inside a record interval, too)."""
+    from lec4lib.optim.schedules import Polynomial
+    from lec4lib.studies import ch02_step_size
+
+    monkeypatch.setattr(ch02_step_size, "DRAW_BLOCK", block)
+    from lec4lib.problems.datasets import make_linear_regression_data
+    from lec4lib.problems.objectives import LeastSquares
+
+    if case == "leastsq":
+        X, y, _ = make_linear_regression_data(50, 4, seed=2)
+        obj, lr, avg = LeastSquares(X, y, l2=0.05), 0.02, 0
+    else:
+        obj = small_logreg
+        lr, avg = ((Polynomial(0.5, 1.0, t0=20), None) if case == "logreg-schedule"
+                   else (0.05, 150))
+    w_star = obj.solve()
+    T, every, seeds = 430, 100, [0, 5, 11]              # 430: the last record is a partial chunk
+    steps, msd, msd_avg = mean_squared_distance(obj, w_star, lr, n_steps=T, seeds=seeds,
+                                                record_every=every, average_from=avg)
+    runs = [sgd(obj, lr=lr, batch_size=1, n_steps=T, seed=s, sampling="replace", w_star=w_star,
+                record_every=every, average_from=avg) for s in seeds]
+    assert steps.tolist() == runs[0].history.step.tolist() == [0, 100, 200, 300, 400, 430]
+    np.testing.assert_allclose(msd, np.mean([r.history.dist ** 2 for r in runs], axis=0),
+                               rtol=1e-10)
+    assert msd[-1] < msd[0] / 2                          # the runs did move towards w*
+    if avg is None:
+        assert msd_avg is None
+    else:
+        assert msd_avg == pytest.approx(np.mean([np.sum((r.w_avg - w_star) ** 2) for r in runs]),
+                                        rel=1e-10)
+
+
+def test_mean_squared_distance_reports_a_diverging_step(small_logreg):
+    with pytest.raises(ValueError, match="diverged by step"), np.errstate(over="ignore",
+                                                                         invalid="ignore"):
+        mean_squared_distance(small_logreg, np.zeros(5), 1e6, n_steps=2000, seeds=[0, 1],
+                              record_every=100)
+
+
+def test_row_grads_are_single_example_minibatch_gradients(small_logreg):
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((4, 5))
+    idx = np.array([3, 3, 17, 59])
+    G = small_logreg.row_grads(W, idx)
+    for k in range(4):
+        np.testing.assert_allclose(G[k], small_logreg.minibatch_grad(W[k], idx[k:k + 1]), rtol=1e-13)
+    with pytest.raises(ValueError, match=r"W must have shape \(4, 5\)"):
+        small_logreg.row_grads(W[:3], idx)
+    with pytest.raises(ValueError, match="idx entries"):
+        small_logreg.row_grads(W, [0, 1, 2, 60])
+
+
 def test_study_helpers_reject_bad_input(small_logreg):
     with pytest.raises(ValueError, match="seeds"):
         mean_squared_distance(small_logreg, np.zeros(5), 0.1, n_steps=10, seeds=[0], record_every=5)
