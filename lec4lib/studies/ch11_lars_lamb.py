@@ -457,7 +457,8 @@ def _provenance(cfg: ExperimentConfig, dev: torch.device) -> dict:
         name = torch.cuda.get_device_name(dev)
     else:
         name = platform.processor() or platform.machine() or "cpu"
-        name = f"CPU ({name}, {torch.get_num_threads()} torch threads)"
+        n = torch.get_num_threads()
+        name = f"CPU ({name}, {n} torch thread{'' if n == 1 else 's'})"
     return provenance(device_type=dev.type, device_name=name, cuda_version=torch.version.cuda,
                       seed=cfg.seed)
 

@@ -8,6 +8,7 @@ in seconds. The last test checks those settings in our real configuration.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -164,3 +165,37 @@ def test_real_config_executes_strictly_with_a_cell_timeout_and_excludes_ipynb():
     assert isinstance(cfg["nb_execution_timeout"], int) and 0 < cfg["nb_execution_timeout"] <= 600
     assert "**.ipynb" in cfg["exclude_patterns"]
 
+
+
+WARNING_LINE = re.compile(r"\b[A-Z]\w*Warning: ")
+
+
+@pytest.mark.slow
+def test_no_chapter_of_the_built_book_prints_a_python_warning():
+    """No executed cell of the real book writes a Python warning, not even a hidden cell
+    (whose output no reader sees but which tells of a misuse). The notebooks are the
+    ones the last ``make book`` left in the execution cache, matched to today's sources."""
+    import build_book   # tools/build_book.py (tests/conftest.py puts tools/ on sys.path)
+    from jupyter_cache import get_cache
+
+    configs = build_book.book_configs(ROOT)
+    cache = get_cache(str(build_book.cache_path(configs[1], ROOT / "_build")))
+    warned, missing = [], []
+    for job in build_book.notebook_jobs(ROOT, ROOT / "_build", configs):
+        try:
+            record = cache.match_cache_notebook(job.notebook)
+        except KeyError:
+            missing.append(job.doc)
+            continue
+        for i, cell in enumerate(cache.get_cache_bundle(record.pk).nb.cells):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and WARNING_LINE.search(out.get("text", "")):
+                    warned.append(f"{job.doc} cell {i}: {out['text'].strip()[:300]}")
+    assert not missing, f"not in the execution cache (run `make book` first): {missing}"
+    assert not warned, "\n".join(warned)
+
+
+def test_the_warning_check_sees_a_python_warning():
+    assert WARNING_LINE.search("/tmp/x.py:2: UserWarning: Converting a tensor ...")
+    assert WARNING_LINE.search("  DeprecationWarning: old")
+    assert not WARNING_LINE.search("epoch 3/10: warning-free, 12 it/s")
