@@ -35,7 +35,9 @@ and modification times of the book's files (taken before the last successful bui
 Sphinx, in ``_build/.lec4-sources``) are compared, leaving out tool folders
 (``NOT_SOURCES``) and folders that ``exclude_patterns`` names and no page depends on
 (``unread_folders``: ``tests/``, ``tools/``, ...). The watched files, the tools and the
-homework are checked as before.
+homework are checked as before. When a file under ``html_static_path`` (``_static/``) changed,
+Sphinx runs with ``--all``: on its own it copies static files only when it writes a page,
+and after a change to them alone it writes none.
 
 Before Sphinx runs, the homework is released into ``chapters/homework-files/`` (the student
 notebooks the homework page offers as downloads, and its schedule table: see
@@ -95,6 +97,8 @@ TIMES = ".lec4-exec-times.json"
 HOMEWORK_STAMP = ".lec4-homework-release"
 #: source_listing() of the book taken before the last successful build ran Sphinx
 SOURCES = ".lec4-sources"
+#: static_listing() of the book's static folders at the last successful build
+STATIC_SOURCES = ".lec4-static"
 KERNEL_STARTUP = """\
 # Written by tools/build_book.py for the book build's kernels only (see its docstring).
 try:
@@ -518,6 +522,26 @@ def source_listing(files: list[tuple[str, int, int]], unread: set[str] = frozens
     return h.hexdigest()
 
 
+def static_folders(book: Path) -> list[str]:
+    """The book's ``html_static_path`` folders (``_static``), relative to the book."""
+    from jupyter_book.config import get_final_config
+
+    cfg, _ = get_final_config(user_yaml=book / "_config.yml",
+                              cli_config={"latex_individualpages": False}, sourcedir=book)
+    return [Path(p).as_posix().strip("/") for p in cfg.get("html_static_path", [])]
+
+
+def static_listing(files: list[tuple[str, int, int]], folders: list[str]) -> str:
+    """Hash of the ``source_files`` under the static ``folders``. Sphinx copies static files
+    only when it writes a page: after a change to them alone it finds "no targets out of
+    date" and leaves the site's old copies, so the build then rewrites every page."""
+    h = hashlib.sha256()
+    for rel, size, mtime in files:
+        if any(rel.startswith(f"{folder}/") for folder in folders):
+            h.update(f"{rel}\0{size}\0{mtime}\n".encode())
+    return h.hexdigest()
+
+
 def default_jobs() -> int:
     """One worker per CPU core this process may use."""
     try:
@@ -556,6 +580,7 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     files = source_files(book, output)
     listed = build_dir / SOURCES
     if (warm and listed.exists() and previous is not None
+            and (build_dir / STATIC_SOURCES).exists()
             and listed.read_text() == source_listing(
                 files, unread_folders(book, build_dir, configs[2]))):
         stamp.write_text(fp)
@@ -563,6 +588,12 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
             "file of the book): the site is up to date, Sphinx not run")
         return 0
     listed.unlink(missing_ok=True)
+    static_record = build_dir / STATIC_SOURCES
+    static_now = static_listing(files, static_folders(book))
+    # no record (a build by an older build_book): the site's copies may be old too
+    static_changed = warm and (not static_record.exists()
+                               or static_record.read_text() != static_now)
+    static_record.unlink(missing_ok=True)
     env = kernel_environment(build_dir)
     failures = execute_notebooks(book, build_dir, env, jobs, configs)
     raising = [f for f in failures if f.raise_on_error]
@@ -579,6 +610,10 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
         cmd += ["--path-output", str(output)]
     if quiet:
         cmd.append("-q")
+    if static_changed:
+        cmd.append("--all")
+        log("static files changed: Sphinx re-reads and writes every page (it copies the "
+            "static files only when it writes one)")
     t0 = time.perf_counter()
     rc = subprocess.call(cmd, env=env)
     log(f"jupyter-book exited {rc} after {time.perf_counter() - t0:.1f} s")
@@ -593,6 +628,7 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
         stamp.write_text(fp)
         # the files as they were before Sphinx ran; unread folders by the environment it left
         listed.write_text(source_listing(files, unread_folders(book, build_dir, configs[2])))
+        static_record.write_text(static_now)
     return rc
 
 

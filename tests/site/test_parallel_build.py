@@ -252,3 +252,29 @@ def test_unread_folders_are_excluded_folders_no_page_depends_on(tmp_path):
     assert listing() == before
     (book / "snippets" / "code.py").write_text("y = 2\n")
     assert listing() != before
+
+
+@pytest.mark.slow
+def test_a_changed_static_file_reaches_the_site_in_a_warm_build(tmp_path):
+    """Sphinx copies html_static_path only when it writes a page; a warm build after a
+    change to a stylesheet alone must still publish the new stylesheet."""
+    lib = tiny_library(tmp_path)
+    book = tmp_path / "book"
+    make_book(book, "# Only page\n\nNo code.\n")
+    css = book / "_static" / "extra.css"
+    css.parent.mkdir()
+    css.write_text("p { color: #111; }\n")
+    res = build(book, lib, quiet=False)
+    assert res.returncode == 0, show(res)
+    built = book / "_build" / "html" / "_static" / "extra.css"
+    assert built.read_text() == "p { color: #111; }\n"
+
+    css.write_text("p { color: #222; }\n")          # only the stylesheet changes
+    res = build(book, lib, quiet=False)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, show(res)
+    assert built.read_text() == "p { color: #222; }\n", show(res)
+    assert "[build_book] warm build" in out and "static files changed" in out, show(res)
+
+    res = build(book, lib, quiet=False)             # and then nothing is left to do
+    assert "the site is up to date, Sphinx not run" in res.stdout + res.stderr, show(res)
