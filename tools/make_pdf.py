@@ -9,6 +9,9 @@ MathJax has typeset every math element and every image of the article has loaded
 that fails either, or asks for anything off-site, stops the tool with the reason. The print
 styles (``@media print`` in ``_static/lec4.css``) hide the navigation, the launch buttons,
 the PDF link and the interactive explorers (their static figure is printed instead).
+MathJax does not break lines, so a formula wider than the printed column (display or
+inline) is shrunk to fit, never below 60 % (a wider one stops the tool: split it in the
+source); the line of its document says how many were shrunk.
 
 Each page is printed on A4 (``page.pdf``); the pieces are merged with pypdf, with one
 bookmark per document (its ``<h1>``) under one bookmark per part of the toc. Page numbers
@@ -65,6 +68,33 @@ TITLE = """() => {
   return copy.textContent.replace(/\\s+/g, ' ').trim();
 }"""
 
+# The width of the printed text column in CSS pixels (96 per inch): A4 less the margins.
+PRINT_WIDTH_PX = round((210 - 15 - 15) / 25.4 * 96)
+# A formula is shrunk to fit the column at most this far; a wider one stops the tool.
+MIN_MATH_SCALE = 0.6
+
+# MathJax does not break lines: a formula wider than its column would be cut off at the
+# paper's edge. Shrink each such formula (display or inline) until it fits; report them.
+FIT_WIDE_MATH = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('article mjx-container')) {
+    const math = el.querySelector('mjx-math');
+    if (!math) continue;
+    const display = el.getAttribute('display') === 'true';
+    const box = display ? el : (el.parentElement.closest('p, li, dd, dt, blockquote, div')
+                                || el.parentElement);
+    const avail = box.clientWidth, need = math.getBoundingClientRect().width;
+    if (!(need > avail + 0.5)) continue;
+    const scale = avail / need;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    el.style.fontSize = (size * scale * 0.99) + 'px';
+    const speech = el.querySelector('mjx-assistive-mml');
+    out.push({text: (speech || el).textContent.slice(0, 60), display, scale,
+              fits: math.getBoundingClientRect().width <= avail + 0.5});
+  }
+  return out;
+}"""
+
 # Lazy images load only when scrolled into view: load them all now.
 EAGER_IMAGES = """() => document.querySelectorAll('img[loading="lazy"]')
                         .forEach(img => img.loading = 'eager')"""
@@ -102,8 +132,9 @@ def _walk_files(node) -> list[str]:
     return out
 
 
-def print_page(context, url: str, out: Path) -> str:
-    """Open ``url``, wait until it is ready to print, print it to ``out``; return its title."""
+def print_page(context, url: str, out: Path) -> tuple[str, list[dict]]:
+    """Open ``url``, wait until it is ready to print, print it to ``out``; return its title
+    and the formulas shrunk to fit the page (:func:`fit_wide_math`)."""
     page = context.new_page()
     try:
         response = page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
@@ -121,15 +152,33 @@ def print_page(context, url: str, out: Path) -> str:
             raise RuntimeError(f"{url}: images that did not load: "
                                f"{site_browser.unloaded_images(page)}") from exc
         page.evaluate("() => document.fonts.ready.then(() => true)")
+        fitted = fit_wide_math(page, url)
         if context.blocked:
             raise RuntimeError(f"{url}: off-site requests refused: {context.blocked}")
         title = page.evaluate(TITLE)
         if not title:
             raise RuntimeError(f"{url}: the page has no <h1> title")
         page.pdf(path=str(out), print_background=True, **PAGE)
-        return title
+        return title, fitted
     finally:
         page.close()
+
+
+def fit_wide_math(page, url: str) -> list[dict]:
+    """Lay ``page`` out as it prints (print media, the column's width) and shrink every
+    formula wider than its column to fit (``FIT_WIDE_MATH``); return what was shrunk.
+
+    A formula that would need a scale below ``MIN_MATH_SCALE`` (or still does not fit)
+    raises: it must be split in the source, not printed unreadably small.
+    """
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
+    fitted = page.evaluate(FIT_WIDE_MATH)
+    bad = [f for f in fitted if f["scale"] < MIN_MATH_SCALE or not f["fits"]]
+    if bad:
+        raise RuntimeError(f"{url}: formulas too wide for the printed page even at "
+                           f"{MIN_MATH_SCALE:.0%} of their size: {bad}")
+    return fitted
 
 
 def number_pages(browser, n_pages: int) -> PdfReader:
@@ -213,12 +262,14 @@ def make_pdf(site: Path, output: Path) -> None:
         for k, doc in enumerate(docs, 1):
             t0 = time.perf_counter()
             piece = Path(tmp) / f"{k:03d}.pdf"
-            titles[doc] = print_page(context, base_url + f"{doc}.html", piece)
+            titles[doc], fitted = print_page(context, base_url + f"{doc}.html", piece)
             first_page[doc] = len(writer.pages)
             reader = PdfReader(piece)
             writer.append(reader, import_outline=False)
+            shrunk = (f", {len(fitted)} wide formula{'s' if len(fitted) > 1 else ''} shrunk to "
+                      f"fit (to {min(f['scale'] for f in fitted):.0%} at least)" if fitted else "")
             print(f"[{k}/{len(docs)}] {titles[doc]}: {len(reader.pages)} pages, "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+                  f"{time.perf_counter() - t0:.1f} s{shrunk}", flush=True)
         n_pages = len(writer.pages)
         numbers = number_pages(browser, n_pages)
         context.close()

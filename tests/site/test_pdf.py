@@ -296,3 +296,50 @@ def test_the_tex_check_flags_raw_math_and_passes_typeset_math_and_code(browser, 
     left = unrendered_tex(pdfs["typeset"], [code])
     assert not any("mathbb" in h for h in left), left
     assert any("\\frac{a}{b}" in h for h in left), left
+
+
+WIDE = r"""<!doctype html><html><head><meta charset="utf-8">{script}</head><body><article>
+<div class="math">\[ {wide} \]</div>
+<div class="math">\[ a + b = c \]</div>
+<p>Inline: \( x_1 + x_2 \) stays.</p>
+</article></body></html>"""
+
+
+@pytest.mark.browser
+def test_a_formula_wider_than_the_printed_column_is_shrunk_to_fit(browser, tmp_path):
+    """make_pdf.fit_wide_math: MathJax does not break lines, so a display formula wider than
+    the A4 column is shrunk until it fits; a narrow one is left alone; one that would need
+    less than MIN_MATH_SCALE stops the tool."""
+    import make_pdf   # tools/make_pdf.py
+    import site_browser
+
+    terms = lambda n: " + ".join(rf"\frac{{x_{{{k}}}}}{{y_{{{k}}}}}" for k in range(n))
+    (tmp_path / "index.html").write_text("<!doctype html><title>index</title>", "utf-8")
+    (tmp_path / "wide.html").write_text(WIDE.format(script=MATHJAX_TAG, wide=terms(18)), "utf-8")
+    (tmp_path / "huge.html").write_text(WIDE.format(script=MATHJAX_TAG, wide=terms(40)), "utf-8")
+    width = """() => [...document.querySelectorAll('mjx-container[display="true"]')].map(
+                 e => [e.querySelector('mjx-math').getBoundingClientRect().width, e.clientWidth])"""
+    with site_browser.serve(tmp_path) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        site_browser.route_offline(context, url)
+        page = context.new_page()
+        page.goto(f"{url}wide.html", wait_until="load")
+        assert site_browser.wait_for_mathjax(page) == []
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": make_pdf.PRINT_WIDTH_PX, "height": 1000})
+        (need, avail), (narrow, _) = page.evaluate(width)
+        assert need > avail > narrow                     # the first formula does not fit
+        fitted = make_pdf.fit_wide_math(page, "wide.html")
+        assert len(fitted) == 1 and fitted[0]["display"] and fitted[0]["fits"], fitted
+        assert make_pdf.MIN_MATH_SCALE <= fitted[0]["scale"] < 1
+        (need_after, avail_after), (narrow_after, _) = page.evaluate(width)
+        assert need_after <= avail_after + 0.5 and narrow_after == narrow
+        page.close()
+
+        page = context.new_page()
+        page.goto(f"{url}huge.html", wait_until="load")
+        assert site_browser.wait_for_mathjax(page) == []
+        with pytest.raises(RuntimeError, match="too wide for the printed page"):
+            make_pdf.fit_wide_math(page, "huge.html")
+        page.close()
+        context.close()
