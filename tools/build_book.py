@@ -236,6 +236,16 @@ class NotebookJob:
     seconds: float | None = field(default=None)   # from an earlier build, for the order
 
 
+def sphinx_config(book: Path) -> dict:
+    """jupyter-book's final Sphinx configuration of ``book/_config.yml`` (what
+    ``jupyter-book build`` hands Sphinx)."""
+    from jupyter_book.config import get_final_config
+
+    cfg, _ = get_final_config(user_yaml=book / "_config.yml",
+                              cli_config={"latex_individualpages": False}, sourcedir=book)
+    return cfg
+
+
 def book_configs(book: Path):
     """``(MdParserConfig, NbParserConfig, exclude_patterns)`` as myst-parser, myst-nb and
     Sphinx get them for ``book``.
@@ -245,12 +255,10 @@ def book_configs(book: Path):
     ``myst_parser.sphinx_ext.main.create_myst_config`` and
     ``myst_nb.sphinx_ext.create_mystnb_config`` do.
     """
-    from jupyter_book.config import get_final_config
     from myst_nb.core.config import NbParserConfig
     from myst_parser.config.main import MdParserConfig
 
-    cfg, _ = get_final_config(user_yaml=book / "_config.yml",
-                              cli_config={"latex_individualpages": False}, sourcedir=book)
+    cfg = sphinx_config(book)
     md_values = {name: cfg[f"myst_{name}"] for name, _, f in MdParserConfig().as_triple()
                  if "sphinx" not in f.metadata.get("omit", []) and f"myst_{name}" in cfg}
     nb_values = {name: cfg[f"nb_{name}"] for name, _, f in NbParserConfig().as_triple()
@@ -524,11 +532,7 @@ def source_listing(files: list[tuple[str, int, int]], unread: set[str] = frozens
 
 def static_folders(book: Path) -> list[str]:
     """The book's ``html_static_path`` folders (``_static``), relative to the book."""
-    from jupyter_book.config import get_final_config
-
-    cfg, _ = get_final_config(user_yaml=book / "_config.yml",
-                              cli_config={"latex_individualpages": False}, sourcedir=book)
-    return [Path(p).as_posix().strip("/") for p in cfg.get("html_static_path", [])]
+    return [Path(p).as_posix().strip("/") for p in sphinx_config(book).get("html_static_path", [])]
 
 
 def static_listing(files: list[tuple[str, int, int]], folders: list[str]) -> str:
