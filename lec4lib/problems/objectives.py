@@ -236,7 +236,6 @@ class _FiniteSum:
         r = self._dloss(Xb @ w, yb)
         return r[:, None] * Xb + self.l2 * w[None, :]
 
-
     def row_grads(self, W, idx, *, check: bool = True) -> np.ndarray:
         """Row ``k`` is ``∇f_{idx[k]}(W[k]) + l2·W[k]``: one example for each of many parameter vectors.
 
