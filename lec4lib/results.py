@@ -70,6 +70,25 @@ def source_revision() -> tuple[str | None, bool | None]:
     return None, None
 
 
+def cpu_model() -> str | None:
+    """The processor's model name (``model name`` of ``/proc/cpuinfo``, else
+    ``platform.processor()``), or None when neither says.
+
+    Two machines with the same instruction set (``cpu_capability``) can still round
+    differently (a BLAS library takes other code paths on another vendor's CPU), so a
+    result is reproducible bit for bit only on the same model.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def provenance(**extra) -> dict:
     """Where a result comes from: commit, versions, machine, command and date (UTC).
 
@@ -78,7 +97,7 @@ def provenance(**extra) -> dict:
     Examples
     --------
     >>> p = provenance(seed=3)
-    >>> p["seed"], {"git_commit", "torch_version", "cpu_capability", "date_utc"} <= set(p)
+    >>> p["seed"], {"git_commit", "torch_version", "cpu_capability", "cpu_model", "date_utc"} <= set(p)
     (3, True)
     """
     import numpy as np
@@ -93,6 +112,7 @@ def provenance(**extra) -> dict:
         "torch_version": torch.__version__,
         "cpu": platform.processor() or platform.machine() or "unknown",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_model": cpu_model(),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
