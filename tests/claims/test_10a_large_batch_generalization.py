@@ -47,8 +47,8 @@ def test_the_stored_study_is_what_the_code_computes(recomputed, stored):
     assert stored["settings"] == KESKAR_SETTINGS
     prov = stored["provenance"]
     assert prov["git_commit"] and prov["torch_version"] and prov["date_utc"]
-    # the same instruction set is not enough: an AMD and an Intel CPU both report AVX512
-    # and round differently (a run stored on one drifted in the 4th digit on the other),
+    # the same instruction set is not enough: two CPU models can both report AVX512
+    # and round differently (the stored runs drift in the 4th digit on an AMD EPYC),
     # so bit-for-bit needs the same CPU model, which results written before it was
     # recorded do not name
     same_machine = (prov.get("cpu_model") is not None and prov["cpu_model"] == cpu_model()
