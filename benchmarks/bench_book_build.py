@@ -7,7 +7,10 @@ Builds the whole book (``_toc.yml``) with ``tools/build_book.py`` -- exactly wha
    default ``--jobs`` (one notebook executing per CPU core), timed;
 2. a **warm** build right after it with nothing changed, timed;
 3. a **serial** cold build (``--fresh --jobs 1``: one notebook after another), timed, and
-   the ratio serial / parallel of the two cold builds.
+   the ratio serial / parallel of the two cold builds;
+4. a cold build with plainly started kernels (``--fresh --no-preload``: every kernel imports
+   IPython, torch, ... itself instead of being a fork of the build's zygote), timed, and
+   the ratio plain / zygote of the two parallel cold builds.
 
 Each chapter's execution time is the one the build itself measured, in the serial build
 (each notebook alone on the machine) and in the parallel one (sharing it): the build
@@ -22,7 +25,7 @@ over budget are marked ``OVER BUDGET``. This script prints; it never asserts (se
 
 Usage::
 
-    python benchmarks/bench_book_build.py [--output DIR] [--keep] [--no-serial]
+    python benchmarks/bench_book_build.py [--output DIR] [--keep] [--no-serial] [--no-plain]
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temp build folder")
     p.add_argument("--no-serial", action="store_true",
                    help="skip the serial cold build (and the ratio)")
+    p.add_argument("--no-plain", action="store_true",
+                   help="skip the cold build with plainly started kernels (and the ratio)")
     args = p.parse_args(argv)
     output = (args.output or Path(tempfile.mkdtemp(prefix="lec4-bench-build-"))).resolve()
     output.mkdir(parents=True, exist_ok=True)
@@ -117,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_serial:
         rc_serial, serial = timed_build(output, True, output / "serial-build.log", "--jobs", "1")
         serial_times = {rel: sec for rel, (sec, _) in cache_records(output).items()}
+    if not args.no_plain:
+        rc_plain, plain = timed_build(output, True, output / "plain-build.log", "--no-preload")
 
     print(f"cold build  {cold:8.1f} s  exit {rc_cold}  parallel (default --jobs)  "
           f"{mark(cold, COLD_BUILD_BUDGET_S)}")
@@ -127,10 +134,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serial cold {serial:8.1f} s  exit {rc_serial}  --jobs 1")
         print(f"cold build: serial {serial:.1f} s, parallel {cold:.1f} s, "
               f"ratio serial/parallel {serial / cold:.2f}")
+    if not args.no_plain:
+        print(f"plain cold  {plain:8.1f} s  exit {rc_plain}  --no-preload (kernels not forked "
+              "from the zygote)")
+        print(f"cold build: plain kernels {plain:.1f} s, zygote {cold:.1f} s, "
+              f"ratio plain/zygote {plain / cold:.2f}")
     report_build("cold", rc_cold, output / "cold-build.log")
     report_build("warm", rc_warm, output / "warm-build.log")
     if not args.no_serial:
         report_build("serial", rc_serial, output / "serial-build.log")
+    if not args.no_plain:
+        report_build("plain", rc_plain, output / "plain-build.log")
 
     label = "serial" if serial_times else "parallel"
     print("chapter execution times (recorded by the build, jupyter-cache execution_seconds; "

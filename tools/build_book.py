@@ -58,10 +58,21 @@ Every kernel (and Sphinx) runs with one compute thread, ``THREAD_LIMITS``, whate
 ``--jobs`` is, so that a serial and a parallel build compute the same numbers: with one
 kernel per core, BLAS's and torch's thread pools only contend for the cores.
 
+**The kernels are forks of a zygote** (``tools/kernel_zygote.py``, class :class:`Kernels`):
+one process, started with the build's environment, imports IPython, ipykernel, NumPy,
+SciPy, scikit-learn, torch, matplotlib and MyST-NB's glue once; the ``python3`` kernel spec
+the workers find first on ``JUPYTER_PATH`` launches a stub that has it fork a kernel. That
+saves each kernel the 4-6 s of CPU those imports take. A cold build starts the zygote
+before it releases the homework, so the imports overlap the release. A forked kernel sees
+the environment, working directory, ``sys.path`` and ``sys.argv`` of a plainly started
+one, and has its own random state (``tests/site/test_kernel_zygote.py``). ``--no-preload``
+starts every kernel the usual way; a zygote that fails to start is logged, and the build
+goes on without it.
+
 Usage::
 
     python tools/build_book.py [--book DIR] [--output DIR] [--watch PATH ...] [--fresh]
-                               [--jobs N] [--quiet]
+                               [--jobs N] [--no-preload] [--quiet]
 """
 
 from __future__ import annotations
@@ -381,11 +392,74 @@ class Failure:
     raise_on_error: bool
 
 
-def execute_notebooks(book: Path, build_dir: Path, env: dict[str, str], jobs: int,
+class Kernels:
+    """The environment of the build's kernels, whose ``python3`` kernels are forks of a
+    zygote that imported the heavy libraries once (``tools/kernel_zygote.py``).
+
+    :meth:`start` starts the zygote without waiting (a cold build starts it first, so it
+    imports while the homework is released); :meth:`environment` waits for it and returns
+    ``env`` plus a ``JUPYTER_PATH`` whose first folder holds the zygote's kernel spec. With
+    ``preload=False``, or when the zygote fails to start (logged), it returns ``env`` and the
+    kernels start the usual way. The socket and the spec live in a private temp folder (a
+    Unix socket's path must stay under about 100 characters). Use it in a ``with`` block.
+    """
+
+    def __init__(self, env: dict[str, str], preload: bool = True):
+        self.env = env
+        self.preload = preload
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._zygote = None
+        self._ready: dict[str, str] | None = None
+
+    def start(self) -> None:
+        if not self.preload or self._zygote is not None:
+            return
+        from kernel_zygote import Zygote, write_kernelspec
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="lec4-zygote-")
+        folder = Path(self._tmp.name)
+        write_kernelspec(folder / "jupyter", folder / "kernels.sock")
+        self._zygote = Zygote(folder / "kernels.sock", self.env).start()
+
+    def environment(self) -> dict[str, str]:
+        if not self.preload:
+            return self.env
+        if self._ready is None:
+            self.start()
+            try:
+                self._zygote.wait()
+            except RuntimeError as exc:
+                log(f"WARNING: {exc}; the kernels start without it (slower, same results)")
+                self.preload = False
+                self.close()
+                return self.env
+            log(f"kernel zygote ready {self._zygote.seconds:.1f} s after its start: "
+                "kernels are forks of it")
+            spec = str(Path(self._tmp.name) / "jupyter")
+            self._ready = dict(self.env, JUPYTER_PATH=os.pathsep.join(
+                [spec] + ([self.env["JUPYTER_PATH"]] if self.env.get("JUPYTER_PATH") else [])))
+        return self._ready
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.stop()
+            self._zygote = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> "Kernels":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def execute_notebooks(book: Path, build_dir: Path, kernels: Kernels, jobs: int,
                       configs=None) -> list[Failure]:
     """Execute into myst-nb's cache every notebook it does not hold; return the failures.
 
-    Uses ``jobs`` worker processes. The cache is written by this process only, as
+    Uses ``jobs`` worker processes, whose kernels get ``kernels.environment()``. The cache is written by this process only, as
     ``myst_nb.core.execute.cache.NotebookClientCache`` writes it: the notebook added to the
     cache's project with myst-nb's reader, then the executed notebook cached under that uri
     with ``data={"execution_seconds": ...}``; a failed notebook is not cached (with
@@ -424,7 +498,7 @@ def execute_notebooks(book: Path, build_dir: Path, env: dict[str, str], jobs: in
     # spawn: a clean interpreter per worker (no inherited sqlite handles or threads)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(env,)) as pool:
+                             initargs=(kernels.environment(),)) as pool:
         futures = {pool.submit(_execute, job): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
@@ -555,12 +629,14 @@ def default_jobs() -> int:
 
 
 def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = False,
-          output: Path | None = None, jobs: int | None = None) -> int:
+          output: Path | None = None, jobs: int | None = None, preload: bool = True) -> int:
     """Build ``book`` into ``<output>/_build/html``; return the exit code (jupyter-book's,
     or 1 when a notebook raised during the parallel execution).
 
     ``output`` defaults to ``book`` itself (the site is then ``book/_build/html``);
-    ``jobs`` (default: one per CPU core) is the number of notebooks executing at once.
+    ``jobs`` (default: one per CPU core) is the number of notebooks executing at once;
+    ``preload=False`` starts every kernel the usual way instead of forking a zygote
+    (:class:`Kernels`).
     """
     output = book if output is None else output
     jobs = default_jobs() if jobs is None else jobs
@@ -578,28 +654,34 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     else:
         log("warm build: library unchanged since the last successful build")
     stamp.unlink(missing_ok=True)
-    release_homework(book, build_dir, fp, force=fresh)
-    configs = book_configs(book)
-    # taken before Sphinx reads anything: a file changed during the build is newer than it
-    files = source_files(book, output)
-    listed = build_dir / SOURCES
-    if (warm and listed.exists() and previous is not None
-            and (build_dir / STATIC_SOURCES).exists()
-            and listed.read_text() == source_listing(
-                files, unread_folders(book, build_dir, configs[2]))):
-        stamp.write_text(fp)
-        log("nothing changed since the last successful build (watched files, tools, every "
-            "file of the book): the site is up to date, Sphinx not run")
-        return 0
-    listed.unlink(missing_ok=True)
-    static_record = build_dir / STATIC_SOURCES
-    static_now = static_listing(files, static_folders(book))
-    # no record (a build by an older build_book): the site's copies may be old too
-    static_changed = warm and (not static_record.exists()
-                               or static_record.read_text() != static_now)
-    static_record.unlink(missing_ok=True)
     env = kernel_environment(build_dir)
-    failures = execute_notebooks(book, build_dir, env, jobs, configs)
+    kernels = Kernels(env, preload)
+    if not warm:      # every notebook executes: the zygote imports while the homework is released
+        kernels.start()
+    try:
+        release_homework(book, build_dir, fp, force=fresh)
+        configs = book_configs(book)
+        # taken before Sphinx reads anything: a file changed during the build is newer than it
+        files = source_files(book, output)
+        listed = build_dir / SOURCES
+        if (warm and listed.exists() and previous is not None
+                and (build_dir / STATIC_SOURCES).exists()
+                and listed.read_text() == source_listing(
+                    files, unread_folders(book, build_dir, configs[2]))):
+            stamp.write_text(fp)
+            log("nothing changed since the last successful build (watched files, tools, every "
+                "file of the book): the site is up to date, Sphinx not run")
+            return 0
+        listed.unlink(missing_ok=True)
+        static_record = build_dir / STATIC_SOURCES
+        static_now = static_listing(files, static_folders(book))
+        # no record (a build by an older build_book): the site's copies may be old too
+        static_changed = warm and (not static_record.exists()
+                                   or static_record.read_text() != static_now)
+        static_record.unlink(missing_ok=True)
+        failures = execute_notebooks(book, build_dir, kernels, jobs, configs)
+    finally:
+        kernels.close()
     raising = [f for f in failures if f.raise_on_error]
     if raising:
         log(f"{len(raising)} notebook(s) raised: {', '.join(f.doc for f in raising)} "
@@ -648,6 +730,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help=f"notebooks executing at once (default: one per CPU core, "
                         f"{default_jobs()} here; 1: one after another)")
+    p.add_argument("--no-preload", action="store_true",
+                   help="start every kernel the usual way, not as a fork of a process that "
+                        "imported the heavy libraries once (tools/kernel_zygote.py)")
     p.add_argument("--quiet", action="store_true", help="pass -q to jupyter-book")
     args = p.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
@@ -659,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     watch = args.watch if args.watch is not None else [ROOT / "lec4lib", ROOT / "_ext"]
     output = args.output.resolve() if args.output else None
     return build(args.book.resolve(), [w.resolve() for w in watch], fresh=args.fresh,
-                 quiet=args.quiet, output=output, jobs=args.jobs)
+                 quiet=args.quiet, output=output, jobs=args.jobs, preload=not args.no_preload)
 
 
 if __name__ == "__main__":
