@@ -100,7 +100,24 @@ def _copy_scripts(app, exception):
                 shutil.copyfile(src / rel, dest / "mathjax" / rel)
 
 
+#: extensions that Jupyter Book loads and that say nothing about Sphinx's parallel read
+#: (Sphinx then reads serially, with a warning that fails a -W build), read and found safe:
+#: sphinx-multitoc-numbering only replaces ``TocTreeCollector.assign_section_numbers``,
+#: which runs in the main process after the documents are read and merged;
+#: sphinx-jupyterbook-latex's read-time transforms only mark nodes of the document being
+#: read, and the rest of it acts for the LaTeX builder alone
+PARALLEL_READ_SAFE = ("sphinx_multitoc_numbering", "sphinx_jupyterbook_latex")
+
+
+def _declare_parallel_safe(app, config):
+    for name in PARALLEL_READ_SAFE:
+        ext = app.extensions.get(name)
+        if ext is not None and ext.parallel_read_safe is None:
+            ext.parallel_read_safe = True
+
+
 def setup(app):
+    app.connect("config-inited", _declare_parallel_safe)
     app.connect("config-inited", _use_local_mathjax)
     app.connect("doctree-resolved", _math_in_raw_html)
     app.connect("html-page-context", _page_context)

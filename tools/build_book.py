@@ -24,7 +24,9 @@ itself (which would mean the two disagreed on a notebook's hash). ``--jobs 1`` e
 them one after another (the serial baseline of ``benchmarks/bench_book_build.py``).
 
 The build runs ``jupyter-book build <book> -W -n --keep-going``: any warning, a broken
-reference or a raising cell makes it exit non-zero. A notebook that raises (or times out)
+reference or a raising cell makes it exit non-zero. Sphinx reads and writes the pages in
+``--jobs`` processes too (``tools/jupyter_book_jobs.py``: jupyter-book's command line has
+no ``-j``); it writes the same HTML as with one. A notebook that raises (or times out)
 during the parallel execution is reported by its document name with the traceback; with
 ``nb_execution_raise_on_error`` (our ``_config.yml``) the build then fails without running
 Sphinx, after the other notebooks finished. Without it, the notebook is left uncached and
@@ -634,7 +636,8 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
     or 1 when a notebook raised during the parallel execution).
 
     ``output`` defaults to ``book`` itself (the site is then ``book/_build/html``);
-    ``jobs`` (default: one per CPU core) is the number of notebooks executing at once;
+    ``jobs`` (default: one per CPU core) is the number of notebooks executing at once, and
+    of Sphinx's processes;
     ``preload=False`` starts every kernel the usual way instead of forking a zygote
     (:class:`Kernels`).
     """
@@ -690,8 +693,9 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
             log(f"  {f.doc}: {f.error} after {f.seconds:.1f} s")
         return 1
     before = _cache_pks(cache_path(configs[1], build_dir))
-    exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book), "-W", "-n", "--keep-going"]
+    # jupyter-book's command line, with Sphinx reading and writing in `jobs` processes
+    cmd = [sys.executable, str(Path(__file__).with_name("jupyter_book_jobs.py")), str(jobs),
+           "build", str(book), "-W", "-n", "--keep-going"]
     if output != book:
         cmd += ["--path-output", str(output)]
     if quiet:
@@ -728,8 +732,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="write <OUTPUT>/_build instead of <BOOK>/_build (a private build folder)")
     p.add_argument("--fresh", action="store_true", help="always build cold")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help=f"notebooks executing at once (default: one per CPU core, "
-                        f"{default_jobs()} here; 1: one after another)")
+                   help=f"notebooks executing at once, and Sphinx's processes (default: "
+                        f"one per CPU core, {default_jobs()} here; 1: one after another)")
     p.add_argument("--no-preload", action="store_true",
                    help="start every kernel the usual way, not as a fork of a process that "
                         "imported the heavy libraries once (tools/kernel_zygote.py)")

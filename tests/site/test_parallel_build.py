@@ -14,6 +14,7 @@ ordered, and the command line, without a kernel.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,54 @@ def test_a_changed_static_file_reaches_the_site_in_a_warm_build(tmp_path):
 
     res = build(book, lib, quiet=False)             # and then nothing is left to do
     assert "the site is up to date, Sphinx not run" in res.stdout + res.stderr, show(res)
+
+
+def _site(book: Path) -> dict[str, bytes]:
+    """The built HTML pages and Sphinx's search index, by path."""
+    html = book / "_build" / "html"
+    return {p.relative_to(html).as_posix(): p.read_bytes() for p in sorted(html.rglob("*"))
+            if p.suffix == ".html" or p.name == "searchindex.js"}
+
+
+@pytest.mark.slow
+def test_sphinx_reads_and_writes_in_parallel_and_writes_the_same_site(tmp_path):
+    """With the book's extension (``_ext/``, which declares the Jupyter Book extensions that
+    say nothing about it parallel-safe) Sphinx reads and writes more than five pages in two
+    processes and writes what one process writes; without it, Sphinx's warning about them
+    fails the -W build."""
+    import shutil
+
+    import yaml
+
+    from tests.site.test_build import ROOT
+
+    lib = tiny_library(tmp_path)
+    pages = {f"p{i}": f"# Page {i}\n\nSee {{ref}}`label-{(i + 1) % 7}`.\n\n(label-{i})=\n"
+                      f"## Part {i}\n\n$x_{i}^2$ and text.\n" for i in range(7)}
+    sites = {}
+    for jobs in ("1", "2"):
+        book = tmp_path / f"book{jobs}"
+        make_book(book, "# Root\n\nThe pages.\n", pages)
+        cfg = yaml.safe_load((book / "_config.yml").read_text())
+        cfg["sphinx"]["local_extensions"] = {"lec4_site": "_ext/", "lec4_a11y": "_ext/"}
+        (book / "_config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        shutil.copytree(ROOT / "_ext", book / "_ext")
+        res = build(book, lib, "--jobs", jobs, quiet=False)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, show(res)
+        assert "does not declare if it is safe" not in out, show(res)
+        # in parallel Sphinx reads and writes chunks of pages ("[ 50%] p0 .. p3")
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+        for step in ("reading sources", "writing output"):
+            chunked = re.search(step + r"\.\.\. \[\s*\d+%\] \S+ \.\. \S+", plain)
+            assert bool(chunked) == (jobs == "2"), (step, show(res))
+        sites[jobs] = _site(book)
+    assert sites["1"].keys() == sites["2"].keys() and len(sites["1"]) >= 9
+    assert [k for k in sites["1"] if sites["1"][k] != sites["2"][k]] == []
+
+    bare = tmp_path / "bare"          # the same pages without the book's extension
+    make_book(bare, "# Root\n\nThe pages.\n", pages)
+    res = build(bare, lib, "--jobs", "2", quiet=False)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, show(res)
+    assert "does not declare if it is safe for parallel reading" in out, show(res)
