@@ -260,8 +260,9 @@ def sphinx_config(book: Path) -> dict:
 
 
 def book_configs(book: Path):
-    """``(MdParserConfig, NbParserConfig, exclude_patterns)`` as myst-parser, myst-nb and
-    Sphinx get them for ``book``.
+    """``(MdParserConfig, NbParserConfig, exclude_patterns, static_folders)`` as
+    myst-parser, myst-nb and Sphinx get them for ``book`` (``static_folders``: the
+    ``html_static_path`` folders, ``_static``, relative to the book).
 
     Both are built from jupyter-book's final Sphinx configuration of ``book/_config.yml``
     (the dictionary ``jupyter-book build`` hands Sphinx), field by field as
@@ -277,7 +278,8 @@ def book_configs(book: Path):
     nb_values = {name: cfg[f"nb_{name}"] for name, _, f in NbParserConfig().as_triple()
                  if not f.metadata.get("sphinx_exclude") and f"nb_{name}" in cfg}
     return (MdParserConfig(**md_values), NbParserConfig(**nb_values),
-            list(cfg.get("exclude_patterns", [])))
+            list(cfg.get("exclude_patterns", [])),
+            [Path(p).as_posix().strip("/") for p in cfg.get("html_static_path", [])])
 
 
 def cache_path(nb_config, build_dir: Path) -> Path:
@@ -599,27 +601,23 @@ def source_listing(files: list[tuple[str, int, int]], unread: set[str] = frozens
     makes the next warm build run Sphinx. Equal to the listing of the last successful
     build, it means Sphinx would find nothing to do, and the build skips it.
     """
+    return _listing_hash(files, lambda rel: "/" not in rel or rel.split("/", 1)[0] not in unread)
+
+
+def _listing_hash(files: list[tuple[str, int, int]], keep) -> str:
+    """Hash of the entries of ``source_files`` whose path ``keep`` accepts."""
     h = hashlib.sha256()
     for rel, size, mtime in files:
-        if rel.split("/", 1)[0] not in unread or "/" not in rel:
+        if keep(rel):
             h.update(f"{rel}\0{size}\0{mtime}\n".encode())
     return h.hexdigest()
-
-
-def static_folders(book: Path) -> list[str]:
-    """The book's ``html_static_path`` folders (``_static``), relative to the book."""
-    return [Path(p).as_posix().strip("/") for p in sphinx_config(book).get("html_static_path", [])]
 
 
 def static_listing(files: list[tuple[str, int, int]], folders: list[str]) -> str:
     """Hash of the ``source_files`` under the static ``folders``. Sphinx copies static files
     only when it writes a page: after a change to them alone it finds "no targets out of
     date" and leaves the site's old copies, so the build then rewrites every page."""
-    h = hashlib.sha256()
-    for rel, size, mtime in files:
-        if any(rel.startswith(f"{folder}/") for folder in folders):
-            h.update(f"{rel}\0{size}\0{mtime}\n".encode())
-    return h.hexdigest()
+    return _listing_hash(files, lambda rel: any(rel.startswith(f"{f}/") for f in folders))
 
 
 def default_jobs() -> int:
@@ -677,7 +675,7 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
             return 0
         listed.unlink(missing_ok=True)
         static_record = build_dir / STATIC_SOURCES
-        static_now = static_listing(files, static_folders(book))
+        static_now = static_listing(files, configs[3])
         # no record (a build by an older build_book): the site's copies may be old too
         static_changed = warm and (not static_record.exists()
                                    or static_record.read_text() != static_now)
