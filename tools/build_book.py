@@ -463,8 +463,8 @@ def execute_notebooks(book: Path, build_dir: Path, kernels: Kernels, jobs: int,
                       configs=None) -> list[Failure]:
     """Execute into myst-nb's cache every notebook it does not hold; return the failures.
 
-    Uses ``jobs`` worker processes, whose kernels get ``kernels.environment()``. The cache is written by this process only, as
-    ``myst_nb.core.execute.cache.NotebookClientCache`` writes it: the notebook added to the
+    Uses ``jobs`` worker processes, whose kernels get ``kernels.environment()``. The cache
+    is written by this process only, as ``myst_nb.core.execute.cache.NotebookClientCache`` writes it: the notebook added to the
     cache's project with myst-nb's reader, then the executed notebook cached under that uri
     with ``data={"execution_seconds": ...}``; a failed notebook is not cached (with
     ``raise_on_error`` off its traceback is recorded on the project record, as myst-nb does).
@@ -656,10 +656,9 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
         log("warm build: library unchanged since the last successful build")
     stamp.unlink(missing_ok=True)
     env = kernel_environment(build_dir)
-    kernels = Kernels(env, preload)
-    if not warm:      # every notebook executes: the zygote imports while the homework is released
-        kernels.start()
-    try:
+    with Kernels(env, preload) as kernels:
+        if not warm:  # every notebook executes: the zygote imports while the homework is released
+            kernels.start()
         release_homework(book, build_dir, fp, force=fresh)
         configs = book_configs(book)
         # taken before Sphinx reads anything: a file changed during the build is newer than it
@@ -681,8 +680,6 @@ def build(book: Path, watch: list[Path], fresh: bool = False, quiet: bool = Fals
                                    or static_record.read_text() != static_now)
         static_record.unlink(missing_ok=True)
         failures = execute_notebooks(book, build_dir, kernels, jobs, configs)
-    finally:
-        kernels.close()
     raising = [f for f in failures if f.raise_on_error]
     if raising:
         log(f"{len(raising)} notebook(s) raised: {', '.join(f.doc for f in raising)} "

@@ -10,8 +10,8 @@ modules copy-on-write and starts in milliseconds.
 How a kernel is started (``tools/build_book.py`` does all of this for its worker pool):
 
 * :class:`Zygote` starts ``python kernel_zygote.py serve SOCKET`` with the build's
-  environment and waits until it listens on the Unix socket ``SOCKET`` (in a private
-  folder of the build directory).
+  environment; :meth:`Zygote.wait` returns once it listens on the Unix socket ``SOCKET``
+  (in a private temp folder).
 * :func:`write_kernelspec` writes a ``python3`` kernel spec into a folder that goes first
   on ``JUPYTER_PATH``. Its ``argv`` is ``python kernel_zygote.py connect SOCKET
   {connection_file}``: the process the kernel manager launches is a small *stub*.
@@ -95,7 +95,7 @@ def write_kernelspec(folder: Path, socket_path: Path, name: str = "python3") -> 
 
 
 class Zygote:
-    """``with Zygote(socket_path, env):`` runs a zygote for the block's kernels.
+    """A zygote for kernels: :meth:`start` it, :meth:`wait` until it serves, :meth:`stop` it.
 
     ``env`` is the environment the kernels would get (the zygote imports under it, so
     ``OMP_NUM_THREADS`` and the like take effect as in a kernel). Raises ``RuntimeError``
@@ -144,12 +144,6 @@ class Zygote:
                 self.process.kill()
                 self.process.wait()
         self.socket_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> "Zygote":
-        return self.start().wait()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 # -- the zygote ---------------------------------------------------------------------------
