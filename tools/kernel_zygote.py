@@ -3,7 +3,8 @@ heavy libraries already (a "zygote"), instead of importing them again in every k
 
 A chapter's kernel spends 4-6 s of CPU before its first computation: starting IPython and
 ipykernel, then importing torch, scipy, scikit-learn and matplotlib, then MyST-NB's glue
-(nbformat, jsonschema). With 16 notebooks that is a third of the cold build's execution.
+(nbformat, jsonschema), and ``torch._dynamo`` when it builds its first torch optimizer
+(``torch.optim`` imports it lazily). With 16 notebooks that is a third of the cold build's execution.
 The zygote imports ``PRELOAD`` once; each kernel is a ``fork()`` of it, which shares those
 modules copy-on-write and starts in milliseconds.
 
@@ -57,6 +58,10 @@ PRELOAD = (
     "scipy.linalg", "scipy.optimize", "scipy.stats",
     "sklearn.datasets", "sklearn.model_selection", "sklearn.linear_model",
     "torch",
+    # torch.optim's optimizers are wrapped in torch._disable_dynamo, which imports
+    # torch._dynamo (and sympy, torch._inductor) the first time an optimizer is built:
+    # 1.1-1.3 s in each chapter that builds one
+    "torch._dynamo",
     # not matplotlib-inline's backend: imported before IPython runs, it skips registering
     # the PNG display of figures, and every figure would be text only (the zygote test
     # checks); nor pyplot, so that a kernel's first pyplot use picks the backend itself

@@ -30,6 +30,8 @@ FACTS = """\
 import json, os, random, sys
 preloaded = sorted(m for m in ("torch", "scipy", "sklearn", "matplotlib") if m in sys.modules)
 import numpy, sklearn, torch, matplotlib
+# a chapter's first torch optimizer imports torch._dynamo (which sets TORCHINDUCTOR_CACHE_DIR)
+torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 import matplotlib.pyplot as plt
 from myst_nb import glue
 fig, ax = plt.subplots()
