@@ -8,7 +8,7 @@ difference is only the order of floating-point additions.
 
 Two ways to run the same code:
 
-* from Python or a notebook, :func:`run_data_parallel_check` spawns ``world_size``
+* from Python or a notebook, :func:`run_data_parallel_check` starts ``world_size``
   processes on this machine with the ``gloo`` backend (CPU), connected over TCP on
   ``127.0.0.1`` at a free port, with a timeout so that a hang fails instead of blocking;
 * under ``torchrun``, e.g. on GPUs with NCCL::
@@ -18,8 +18,14 @@ Two ways to run the same code:
   reads ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` from the environment, picks ``nccl`` when
   CUDA is available (``gloo`` otherwise) and prints the comparison on rank 0.
 
-The workers are module-level functions, so ``torch.multiprocessing`` can start them with
-the ``spawn`` method from an interactive session.
+The workers are module-level functions, so ``torch.multiprocessing`` can start them from an
+interactive session. Where the platform has it (Linux, macOS) they are forks of
+multiprocessing's fork server, which the first call starts with :data:`WORKER_PRELOAD`
+imported (``multiprocessing.set_forkserver_preload``; a fork server already running is used
+as it is): a worker then starts in a fraction of a second instead of importing torch and
+``torch._dynamo`` (which ``torch.optim`` imports on first use) itself, seconds each. Elsewhere
+(Windows) they are spawned. The caller loads the batch and hands it to the workers, so they
+never import scikit-learn's datasets.
 """
 
 from __future__ import annotations
@@ -45,6 +51,18 @@ __all__ = ["free_port", "global_batch", "data_parallel_step", "single_process_st
            "run_data_parallel_check", "compare"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+#: imported once by the fork server that :func:`run_data_parallel_check`'s workers are forked
+#: from: this module (torch, torch.distributed, the network), DDP, and ``torch._dynamo``
+WORKER_PRELOAD = ("lec4lib.nets.data_parallel", "torch.nn.parallel", "torch._dynamo")
+
+
+def _worker_start_method() -> str:
+    """``"forkserver"`` (preloading :data:`WORKER_PRELOAD`) where available, else ``"spawn"``."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return "spawn"
+    mp.set_forkserver_preload(list(WORKER_PRELOAD))   # no effect once the server runs
+    return "forkserver"
 
 
 def free_port() -> int:
@@ -98,7 +116,8 @@ def single_process_step(seed: int, batch_size: int, lr: float, dtype=torch.float
 
 
 def data_parallel_step(rank: int, world_size: int, seed: int, per_worker_batch: int, lr: float,
-                       dtype=torch.float32, device: str | torch.device = "cpu") -> dict:
+                       dtype=torch.float32, device: str | torch.device = "cpu", *,
+                       batch=None) -> dict:
     """One data-parallel SGD step on this worker (the process group must be initialized).
 
     Two implementations of the same step, both starting from ``SmallCNN(seed)``:
@@ -107,6 +126,9 @@ def data_parallel_step(rank: int, world_size: int, seed: int, per_worker_batch: 
     * with :class:`torch.nn.parallel.DistributedDataParallel`, which averages gradients
       in buckets during ``backward``.
 
+    ``batch`` is the global batch ``(x, y)``, ``global_batch(seed, world_size *
+    per_worker_batch, dtype)``, when the caller has it already; ``None`` loads it.
+
     Returns
     -------
     dict
@@ -114,7 +136,11 @@ def data_parallel_step(rank: int, world_size: int, seed: int, per_worker_batch: 
         ``params_ddp``.
     """
     device = torch.device(device)
-    x, y = global_batch(seed, world_size * per_worker_batch, dtype)
+    n = world_size * per_worker_batch
+    x, y = global_batch(seed, n, dtype) if batch is None else batch
+    if x.shape[0] != n or y.shape[0] != n or x.dtype != dtype:
+        raise ValueError(f"batch must be the global batch of {n} {dtype} examples, got "
+                         f"{tuple(x.shape)} {x.dtype} and {tuple(y.shape)}")
     sl = slice(rank * per_worker_batch, (rank + 1) * per_worker_batch)
     x, y = x[sl].to(device), y[sl].to(device)
 
@@ -142,14 +168,18 @@ def data_parallel_step(rank: int, world_size: int, seed: int, per_worker_batch: 
 
 
 def _spawn_worker(rank: int, world_size: int, port: int, seed: int, per_worker_batch: int,
-                  lr: float, dtypes: list[str], out_dir: str, timeout_s: float) -> None:
-    """Entry point of a spawned worker (module level, so ``spawn`` can import it)."""
+                  lr: float, batches: dict, out_dir: str, timeout_s: float) -> None:
+    """Entry point of a worker (module level, so a spawned or forked process can import it).
+
+    ``batches`` maps each dtype name to its global batch ``(x, y)``.
+    """
     torch.set_num_threads(1)   # this process is the worker: it ends when the step is done
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=world_size, timeout=timedelta(seconds=timeout_s))
     try:
         results = {name: data_parallel_step(rank, world_size, seed, per_worker_batch, lr,
-                                            _DTYPES[name]) for name in dtypes}
+                                            _DTYPES[name], batch=batch)
+                   for name, batch in batches.items()}
         if rank == 0:
             torch.save(results, Path(out_dir) / "rank0.pt")
         dist.barrier()
@@ -182,7 +212,7 @@ def compare(dp: dict, ref_grad: torch.Tensor, ref_params: torch.Tensor) -> dict:
 def run_data_parallel_check(world_size: int = 2, per_worker_batch: int = 32, *, seed: int = 0,
                             lr: float = 0.1, dtypes=("float32", "float64"),
                             timeout_s: float = 120.0) -> dict:
-    """Spawn ``world_size`` gloo workers, take one data-parallel step, compare with one process.
+    """Start ``world_size`` gloo workers, take one data-parallel step, compare with one process.
 
     Parameters
     ----------
@@ -218,10 +248,13 @@ def run_data_parallel_check(world_size: int = 2, per_worker_batch: int = 32, *, 
     check_number(timeout_s, "timeout_s", 0.0, low_open=True)
 
     t0 = time.perf_counter()
+    batches = {name: global_batch(seed, world_size * per_worker_batch, _DTYPES[name])
+               for name in dtypes}
     with tempfile.TemporaryDirectory() as out_dir:
-        ctx = mp.start_processes(_spawn_worker, nprocs=world_size, join=False, start_method="spawn",
+        ctx = mp.start_processes(_spawn_worker, nprocs=world_size, join=False,
+                                 start_method=_worker_start_method(),
                                  args=(world_size, free_port(), seed, per_worker_batch, float(lr),
-                                       dtypes, out_dir, float(timeout_s)))
+                                       batches, out_dir, float(timeout_s)))
         deadline = time.monotonic() + timeout_s
         while not ctx.join(timeout=max(0.1, min(1.0, deadline - time.monotonic()))):
             if time.monotonic() > deadline:
