@@ -212,6 +212,37 @@ def test_free_port_and_global_batch():
         dpl.global_batch(0, 0)
 
 
+def test_data_parallel_step_takes_the_batch_it_would_load_and_refuses_another():
+    """A one-process group: the step with the batch handed in is the step that loads it."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{dpl.free_port()}",
+                            rank=0, world_size=1)
+    try:
+        loaded = dpl.data_parallel_step(0, 1, 0, 8, 0.1, torch.float64)
+        handed = dpl.data_parallel_step(0, 1, 0, 8, 0.1, torch.float64,
+                                        batch=dpl.global_batch(0, 8, torch.float64))
+        assert loaded.keys() == handed.keys()
+        assert all(torch.equal(loaded[k], handed[k]) for k in loaded)
+        for wrong in (dpl.global_batch(0, 9, torch.float64),      # another size
+                      dpl.global_batch(0, 8, torch.float32)):     # another dtype
+            with pytest.raises(ValueError, match="global batch of 8"):
+                dpl.data_parallel_step(0, 1, 0, 8, 0.1, torch.float64, batch=wrong)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_workers_are_forked_from_a_fork_server_that_preloads_torch():
+    import multiprocessing.forkserver as fs
+
+    method = dpl._worker_start_method()
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        assert method == "spawn"
+        return
+    assert method == "forkserver"
+    assert fs._forkserver._preload_modules == list(dpl.WORKER_PRELOAD)
+
+
 @pytest.mark.slow
 def test_torchrun_entry_point_matches_large_batch_step():
     """The same code under torchrun (env:// rendezvous; gloo here, NCCL when CUDA is present)."""
