@@ -1,6 +1,6 @@
 """The book's own Sphinx extension (``sphinx.local_extensions`` in ``_config.yml``).
 
-Two things no configuration value does:
+What no configuration value does:
 
 * **The PDF link.** Every chapter page (a document under ``chapters/``) starts with a link
   to the whole book as one PDF, ``lec4.pdf`` at the site's root (``make pdf`` writes it,
@@ -12,6 +12,13 @@ Two things no configuration value does:
   built site: nothing comes from a CDN. Neither file lives under the book's ``_static/``,
   whose every ``.js`` Jupyter Book adds to every page.
 * **MathJax where raw HTML holds math** (the slide map): see :func:`_math_in_raw_html`.
+* **Numbered references without re-reading pages.** Sphinx resolves each ``{numref}``
+  (and each exercise reference, which sphinx-exercise turns into one) by unpickling the
+  whole doctree of the page it points to, again for every reference: a tenth of the book's
+  Sphinx time, spent in the one process that resolves the pages while the others write
+  them. :func:`numref_domain` resolves them with one unpickled copy per page, read only, as
+  long as Sphinx's own cache holds the same pickled bytes (the same result: the test
+  compares the HTML with Sphinx's own).
 * **MathJax from the site.** When the npm copy of MathJax 3 that ``make setup`` installs
   (``.cache/npm/node_modules/mathjax``) is present at build time, its CHTML bundle and
   fonts are copied to ``_static/lec4/mathjax/`` and the pages load MathJax from there
@@ -100,6 +107,44 @@ def _copy_scripts(app, exception):
                 shutil.copyfile(src / rel, dest / "mathjax" / rel)
 
 
+def numref_domain():
+    """Sphinx's standard domain, resolving ``{numref}`` from one copy of each target page.
+
+    ``StandardDomain._resolve_numref_xref`` only looks the target node up in the target's
+    doctree (its ids and node type); it never changes the tree. The copy of a page is used
+    while ``env._pickled_doctree_cache`` (Sphinx's cache of the pickled doctrees, renewed
+    for every build) holds the very bytes it was unpickled from; without that attribute
+    (another Sphinx) every reference reads the page as Sphinx does.
+    """
+    from sphinx.domains.std import StandardDomain
+
+    class NumrefOnceStandardDomain(StandardDomain):
+        def _resolve_numref_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+            pickled = getattr(env, "_pickled_doctree_cache", None)
+            if pickled is None or "get_doctree" in vars(env):
+                return super()._resolve_numref_xref(env, fromdocname, builder, typ, target,
+                                                    node, contnode)
+            copies = self.__dict__.setdefault("_lec4_numref_doctrees", {})
+            read = env.get_doctree
+
+            def get_doctree(docname):
+                held = copies.get(docname)
+                if held is not None and held[0] is pickled.get(docname):
+                    return held[1]
+                doctree = read(docname)          # fills pickled[docname]
+                copies[docname] = (pickled.get(docname), doctree)
+                return doctree
+
+            env.get_doctree = get_doctree
+            try:
+                return super()._resolve_numref_xref(env, fromdocname, builder, typ, target,
+                                                    node, contnode)
+            finally:
+                del env.get_doctree
+
+    return NumrefOnceStandardDomain
+
+
 #: extensions that Jupyter Book loads and that say nothing about Sphinx's parallel read
 #: (Sphinx then reads serially, with a warning that fails a -W build), read and found safe:
 #: sphinx-multitoc-numbering only replaces ``TocTreeCollector.assign_section_numbers``,
@@ -117,6 +162,7 @@ def _declare_parallel_safe(app, config):
 
 
 def setup(app):
+    app.add_domain(numref_domain(), override=True)
     app.connect("config-inited", _declare_parallel_safe)
     app.connect("config-inited", _use_local_mathjax)
     app.connect("doctree-resolved", _math_in_raw_html)
