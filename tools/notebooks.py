@@ -18,9 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import jupytext
-import nbformat
 import yaml
+
+# jupytext and nbformat are imported where they are used: importing jupytext takes 1.5-2 s
+# (it brings jupyter_server), and tools/build_book.py, which only needs toc_documents, imports
+# this module before it starts its kernel zygote
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_TAG = "colab-install"
@@ -66,6 +68,8 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
 
 
 def colab_cell(root: Path = ROOT) -> nbformat.NotebookNode:
+    import nbformat
+
     url, branch = repository(root)
     source = (
         "# On Colab only the notebook is present: install lec4lib from the repository.\n"
@@ -83,6 +87,9 @@ def colab_cell(root: Path = ROOT) -> nbformat.NotebookNode:
 
 def render(md: Path, root: Path = ROOT) -> str:
     """The .ipynb text generated from one MyST notebook (no outputs, stable cell ids)."""
+    import jupytext
+    import nbformat
+
     nb = jupytext.read(md)
     nb.metadata.pop("jupytext", None)
     nb.cells.insert(0, colab_cell(root))
