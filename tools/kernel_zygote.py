@@ -365,7 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("args", nargs=argparse.REMAINDER, help="the kernel's arguments")
     args = p.parse_args(argv)
     if args.command == "serve":
-        return serve(args.socket)
+        code = serve(args.socket)
+        # without the interpreter's teardown of torch, sympy & co. (1.5 s, all of it
+        # freeing memory the OS frees anyway): the build waits for the zygote to stop
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return connect(args.socket, args.args)
 
 

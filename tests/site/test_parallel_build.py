@@ -88,6 +88,10 @@ def test_parallel_execution_fills_the_cache_and_sphinx_executes_nothing(tmp_path
     for name in ("page", "alpha", "beta"):
         assert f"executed {name} in " in out, show(res)
     assert "(3/3 done)" in out, show(res)
+    # Sphinx started while the last two executed (build_book.start_sphinx) and held its
+    # output back until it was told to build: none of it among the execution's lines
+    assert res.stdout.index("Running Jupyter-Book") > res.stdout.index(
+        "executed 3 of 3 notebooks"), show(res)
     # Sphinx found all three in the cache and executed none of them itself.
     assert out.count("Using cached notebook") == 3, show(res)
     assert "Executing notebook" not in out, show(res)
@@ -146,7 +150,7 @@ def test_a_raising_notebook_fails_the_build_naming_it_and_the_rest_is_cached(tmp
                "broken": page("broken", runs,
                               extra='raise ValueError("broken raises on purpose")')})
     for jobs in ("2", "1"):   # parallel and serial report it alike
-        res = build(book, lib, "--jobs", jobs)
+        res = build(book, lib, "--jobs", jobs, quiet=False)
         out = res.stdout + res.stderr
         assert res.returncode != 0, show(res)
         assert "FAILED broken: CellExecutionError" in out, show(res)
@@ -154,6 +158,9 @@ def test_a_raising_notebook_fails_the_build_naming_it_and_the_rest_is_cached(tmp
         assert "1 notebook(s) raised: broken" in out, show(res)
         assert "Sphinx not run" in out, show(res)
         assert "jupyter-book exited" not in out, show(res)
+        # in parallel Sphinx had started, waiting (build_book.start_sphinx): told not to
+        # build, it printed nothing
+        assert "Running Jupyter-Book" not in out, show(res)
         # the other notebooks executed and are cached; the raising one is not
         assert cache_uris(book) == {"page.md", "good.md"}, show(res)
     # the failed build recorded no success: the next build is cold again
@@ -330,3 +337,43 @@ def test_sphinx_reads_and_writes_in_parallel_and_writes_the_same_site(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode != 0, show(res)
     assert "does not declare if it is safe for parallel reading" in out, show(res)
+
+
+def test_sphinx_jobs_is_one_writer_per_core_beside_the_main_process():
+    assert [build_book.sphinx_jobs(j) for j in (1, 2, 4)] == [1, 3, 5]
+
+
+def test_a_waiting_jupyter_book_told_not_to_build_prints_nothing_and_exits_3(tmp_path):
+    """``tools/jupyter_book_jobs.py --wait`` sets Sphinx up, then reads a line: anything but
+    ``build`` ends it with status 3 and without a word (its held output is dropped)."""
+    import subprocess
+    import sys
+
+    book = tmp_path / "book"
+    make_book(book, "# Root\n\nNo code.\n")
+    cmd = [sys.executable, str(Path(build_book.__file__).with_name("jupyter_book_jobs.py")),
+           "--wait", "--preload", "json", "1", "build", str(book), "-W"]
+    res = subprocess.run(cmd, input="no\n", capture_output=True, text=True, timeout=300)
+    assert res.returncode == 3, show(res)
+    assert res.stdout == "" and res.stderr == "", show(res)
+    assert not (book / "_build" / "html" / "page.html").exists()     # no page written
+    res = subprocess.run(cmd, input="build\n", capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, show(res)
+    assert res.stdout.startswith("Running Jupyter-Book"), show(res)
+    assert (book / "_build" / "html" / "page.html").exists()
+
+
+def test_held_stream_holds_text_until_released_and_refuses_bytes():
+    import io
+
+    import jupyter_book_jobs as jbj
+
+    target = io.StringIO()
+    held = jbj.HeldStream(target)
+    held.write("one ")
+    assert target.getvalue() == ""
+    held.release()
+    held.write("two")
+    assert target.getvalue() == "one two"
+    with pytest.raises(TypeError):           # a text stream, as click expects
+        held.write(b"bytes")
