@@ -14,7 +14,8 @@ myst-nb reads as a notebook is read here with myst-nb's own reader and the book'
 configuration (``jupyter-book``'s final Sphinx configuration), so it hashes exactly as
 myst-nb will hash it. The notebooks the execution cache (``<output>/_build/.jupyter_cache``)
 does not hold yet execute in a pool of ``--jobs`` worker processes (default: one per CPU
-core), longest first (by the times of earlier builds, kept in ``_build/.lec4-exec-times.json``),
+core), longest first (by the times of earlier builds, kept in ``_build/.lec4-exec-times.json``;
+before the first, by the book's committed ``tools/exec-times.json``),
 with what myst-nb's cache mode uses: jupyter-cache's ``single_nb_execution``, the cwd (the
 notebook's folder, or a temp dir with ``execute.run_in_temp``), the cell timeout and
 ``allow_errors`` of ``_config.yml`` (and a notebook's own ``mystnb`` overrides). Each result
@@ -113,6 +114,11 @@ STALE = [".jupyter_cache", ".doctrees", "html", "jupyter_execute"]
 #: seconds each document took to execute, by document name: survives cold builds (it only
 #: orders the next execution, longest first; the execution cache is the authority)
 TIMES = ".lec4-exec-times.json"
+#: the book's committed times (``tools/exec-times.json``): the order of a build that has no
+#: times of its own yet (a fresh clone, a private --output folder), which would otherwise
+#: run in toc order and start its longest chapter last; refresh it from ``TIMES`` when the
+#: chapters' costs change much (it only orders, so a stale one costs seconds, not results)
+BOOK_TIMES = PurePosixPath("tools", "exec-times.json")
 HOMEWORK_STAMP = ".lec4-homework-release"
 #: source_listing() of the book taken before the last successful build ran Sphinx
 SOURCES = ".lec4-sources"
@@ -305,7 +311,7 @@ def notebook_jobs(book: Path, build_dir: Path, configs=None) -> list[NotebookJob
     from myst_nb.core.read import create_nb_reader
 
     md_config, nb_config = (configs or book_configs(book))[:2]
-    times = _read_times(build_dir)
+    times = {**_read_json_times(book / BOOK_TIMES), **_read_times(build_dir)}
     jobs = []
     for doc in toc_documents(book):
         path = book / f"{doc}.md"
@@ -345,9 +351,13 @@ def notebook_jobs(book: Path, build_dir: Path, configs=None) -> list[NotebookJob
 
 
 def _read_times(build_dir: Path) -> dict[str, float]:
+    return _read_json_times(build_dir / TIMES)
+
+
+def _read_json_times(path: Path) -> dict[str, float]:
     try:
-        return {k: float(v) for k, v in json.loads((build_dir / TIMES).read_text()).items()}
-    except (OSError, ValueError, AttributeError):
+        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
         return {}
 
 

@@ -201,6 +201,35 @@ def test_notebook_jobs_reads_the_toc_notebooks_with_the_books_execution_settings
     assert "source_map" in nb.metadata
 
 
+def test_a_build_without_times_of_its_own_orders_by_the_books_committed_times(tmp_path):
+    book = tmp_path / "book"
+    runs = tmp_path / "runs.jsonl"
+    make_book(book, page("root", runs), {"a": page("a", runs), "b": page("b", runs)})
+    build_dir = book / "_build"
+    assert {j.doc: j.seconds for j in build_book.notebook_jobs(book, build_dir)} == \
+        {"page": None, "a": None, "b": None}
+    (book / "tools").mkdir()
+    (book / build_book.BOOK_TIMES).write_text(json.dumps({"a": 9.0, "b": 4.0}))
+    assert {j.doc: j.seconds for j in build_book.notebook_jobs(book, build_dir)} == \
+        {"page": None, "a": 9.0, "b": 4.0}
+    build_dir.mkdir()                          # a build's own times win over the book's
+    (build_dir / build_book.TIMES).write_text(json.dumps({"b": 12.0}))
+    jobs = build_book.notebook_jobs(book, build_dir)
+    assert {j.doc: j.seconds for j in jobs} == {"page": None, "a": 9.0, "b": 12.0}
+    assert [j.doc for j in build_book.longest_first(jobs)] == ["page", "b", "a"]
+
+
+def test_the_repositorys_committed_times_name_every_notebook_of_the_book():
+    import notebooks
+    from tests.site.test_build import ROOT
+
+    committed = json.loads((ROOT / build_book.BOOK_TIMES).read_text())
+    docs = [d for d in notebooks.toc_documents(ROOT)
+            if notebooks.is_myst_notebook(ROOT / f"{d}.md")]
+    assert sorted(committed) == sorted(docs)
+    assert all(v > 0 for v in committed.values())
+
+
 def _job(doc, seconds):
     return build_book.NotebookJob(doc=doc, path=Path(doc), notebook=None, read_fmt=None,
                                   cwd=None, timeout=1, allow_errors=False,
