@@ -33,8 +33,9 @@ writes the same HTML as with one. In a parallel build Sphinx starts before it is
 when the last notebooks have their workers, ``jupyter_book_jobs.py --wait`` sets Sphinx up
 and imports the library the API pages document (``SPHINX_PRELOAD``), then waits, its
 output held back, until the execution is over; it then builds, or, when a notebook raised,
-exits without a word. Nothing it reads is read before it is told to build. A notebook that raises (or times out)
-during the parallel execution is reported by its document name with the traceback; with
+exits without a word. Nothing it reads is read before it is told to build.
+
+A notebook that raises (or times out) during the parallel execution is reported by its document name with the traceback; with
 ``nb_execution_raise_on_error`` (our ``_config.yml``) the build then fails without running
 Sphinx, after the other notebooks finished. Without it, the notebook is left uncached and
 myst-nb executes and reports it as before.

@@ -88,10 +88,9 @@ def preload(package: str) -> None:
             pass
 
 
-def wait_for_go(stdin=None) -> bool:
-    """Read one line; True when it says ``build``."""
-    line = (stdin or sys.stdin).readline()
-    return line.strip() == "build"
+def wait_for_go() -> bool:
+    """Read one line of standard input; True when it says ``build``."""
+    return sys.stdin.readline().strip() == "build"
 
 
 def main(argv: list[str]) -> int:
